@@ -55,7 +55,31 @@ build_host() {
     -t "$HOST_IMAGE" "$ROOT/images/host" >/dev/null
 }
 
+# Observability stack images (compose mode of roles/observability): Prometheus
+# and Alertmanager from Debian packages, and a systemd host that runs Docker
+# itself for the compose Molecule scenario. Grafana, Loki and Promtail are in
+# no reachable registry or package archive, so they are not built here.
+build_local_image() {
+  local image="$1" dir="$2" stamp
+  stamp="$(sha256sum "$dir/Dockerfile" | cut -c1-12)"
+  if image_exists "$image" && [[ "$FORCE" != 1 ]] \
+     && [[ "$(docker image inspect -f '{{ index .Config.Labels "opskit.dockerfile" }}' "$image")" == "$stamp" ]]; then
+    log "$image already built"
+    return
+  fi
+  log "Building $image"
+  DOCKER_BUILDKIT=0 docker build -q --build-arg "BASE=$BASE_IMAGE" --label "opskit.dockerfile=$stamp" \
+    -t "$image" "$dir" >/dev/null
+}
+
+build_observability() {
+  build_local_image "opskit/prometheus:2.53.3" "$ROOT/images/prometheus"
+  build_local_image "opskit/alertmanager:0.28.1" "$ROOT/images/alertmanager"
+  build_local_image "opskit/dockerhost:${SUITE}" "$ROOT/images/dockerhost"
+}
+
 mkdir -p "$CACHE"
 build_base
 build_host
-log "Images ready: $BASE_IMAGE $HOST_IMAGE"
+build_observability
+log "Images ready: $BASE_IMAGE $HOST_IMAGE opskit/prometheus opskit/alertmanager opskit/dockerhost"
