@@ -22,7 +22,8 @@ for ver in $(grep -ho "pip='[0-9.]*'" "$VENV"/lib/python*/site-packages/ansible_
 import subprocess, sys
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"])
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "pip==${ver}"] +
-                      [a for a in sys.argv[1:] if not a.startswith("pip==")])
+                      [a for a in sys.argv[1:]
+                       if not a.startswith("pip==") and a not in ("--no-setuptools", "--no-wheel")])
 PYEOF
 done
 
