@@ -10,6 +10,8 @@ SERVICES = {
     "mol-dynamic-tools": [("dynamic-tools", 8000)],
     "mol-agent-framework": [("agent-framework-api", 8000), ("agent-framework-worker", 8001)],
 }
+# Runbook 001's API and worker share a store, so they share a user.
+USERS = {"agent-framework-api": "agent-framework", "agent-framework-worker": "agent-framework"}
 
 
 def _services(host):
@@ -28,7 +30,7 @@ def test_services_enabled_running_as_their_user(host):
         assert unit.is_enabled, name
         assert unit.is_running, name
         pid = host.run("systemctl show -p MainPID --value %s", name).stdout.strip()
-        assert host.run("ps -o user= -p %s", pid).stdout.strip() == name
+        assert host.run("ps -o user= -p %s", pid).stdout.strip() == USERS.get(name, name)
 
 
 def test_ports_listening_and_health_200(host):
@@ -43,7 +45,7 @@ def test_env_files_private(host):
     for name, _port in _services(host):
         env = host.file("/etc/%s/%s.env" % (name, name))
         assert env.mode == 0o600
-        assert env.user == name
+        assert env.user == USERS.get(name, name)
 
 
 def test_sqlite_store_in_wal_mode(host):
@@ -75,3 +77,20 @@ def test_dynamic_tools_layout(host):
         pytest.skip("runbook 004 layout only on the dynamic_tools host")
     assert host.file("/var/lib/dynamic-tools/.pi/tools").is_directory
     assert host.file("/var/lib/dynamic-tools/.pi/logs").is_directory
+
+
+def test_worker_processes_jobs_enqueued_through_the_api(host):
+    if host.backend.get_hostname() != "mol-agent-framework":
+        pytest.skip("runbook 001 API and worker run on the agent_framework host only")
+    out = host.run(
+        "curl -fsS -X POST -H 'Content-Type: application/json' -d '{\"kind\": \"report\", \"payload\": {\"work_ms\": 10}}' "
+        "http://127.0.0.1:8000/api/v1/jobs"
+    )
+    assert out.rc == 0, out.stderr
+    job_id = json.loads(out.stdout)["job"]["id"]
+    for _ in range(30):
+        job = json.loads(host.run("curl -fsS http://127.0.0.1:8000/api/v1/jobs/%s", str(job_id)).stdout)["job"]
+        if job["status"] == "done":
+            break
+        host.run("sleep 1")
+    assert job["status"] == "done", job

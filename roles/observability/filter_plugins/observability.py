@@ -73,7 +73,7 @@ def observability_scrape_jobs(services):
         targets = jobs.setdefault(svc["job"], [])
         if any(t["address"] == address for t in targets):
             continue
-        labels = {"service": svc["name"], "host": svc["host"], "group": svc["group"]}
+        labels = {"service": svc["name"], "host": svc["host"]}
         if svc.get("runbook"):
             labels["runbook"] = svc["runbook"]
         targets.append({"address": address, "labels": labels})
