@@ -1,0 +1,31 @@
+"""A bad inventory value stops deploy.yml in its first play, before any host changes."""
+import json
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    "services, expected",
+    [
+        ([{"name": "el-bot", "port": "eighty"}], "cannot be converted to an int"),
+        ([{"name": "el-bot", "port": 8000, "environment": "staging"}],
+         "value of environment must be one of: test, production, got: staging"),
+        ([{"name": "el-bot", "port": 8000, "store": "mysql"}], "value of store must be one of: sqlite, postgres"),
+        ([{"name": "a", "port": 8000}, {"name": "b", "port": 8000}], "needs its own name and port"),
+    ],
+)
+def test_bad_service_definition_stops_before_any_change(run_playbook, services, expected):
+    result = run_playbook("playbooks/deploy.yml", "-e", json.dumps({"opskit_services": services}))
+    assert result.rc != 0, result
+    assert expected in result.output, result
+    assert "opskit_services" in result.output, result
+    # Nothing after the preflight play ran: no task of any deployment role started.
+    assert "python_service :" not in result.output, result
+    assert "postgresql :" not in result.output, result
+
+
+def test_missing_secret_is_named(run_playbook):
+    result = run_playbook("playbooks/deploy.yml", "--limit", "multi_agent", extra_env={"OPSKIT_DB_PASSWORD": ""})
+    assert result.rc != 0, result
+    assert "opskit_db_password is empty" in result.output, result
+    assert "postgresql :" not in result.output, result
