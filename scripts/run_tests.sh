@@ -35,6 +35,7 @@ if has_stage lint; then
   stage ansible-lint ansible-lint --offline
 fi
 if has_stage sanity; then
+  stage collection-build bash scripts/collection_check.sh
   stage ansible-test-sanity bash scripts/ansible_test.sh sanity
 fi
 if has_stage unit; then
