@@ -16,7 +16,7 @@ WHEEL := build/dist/agent_app-$(AGENT_APP_VERSION)-py3-none-any.whl
 APP_SOURCES := $(shell find examples/agent_app/agent_app examples/agent_app/pyproject.toml -type f -not -name '*.pyc' 2>/dev/null)
 MOLECULE_SCENARIOS ?= python_service postgresql redis deploy
 
-.PHONY: help setup images hosts hosts-down secrets dist demo deploy check-diff healthcheck \
+.PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck \
         test lint sanity unit molecule integration test-rules bench clean
 
 help: ## List the targets
@@ -64,6 +64,9 @@ demo: hosts secrets dist ## Set everything up and deploy the five service groups
 	  echo "  $$h: http://$$ip:8000/health  http://$$ip:8000/metrics"; \
 	done; echo "  opskit-agent-framework worker: http://$$ip:8001/health"
 
+observability: hosts secrets ## Prometheus + Alertmanager (native mode) for the local services
+	$(WITH_SECRETS) ansible-playbook playbooks/observability.yml
+
 check-diff: secrets ## Dry run with diff against the local inventory
 	$(WITH_SECRETS) ansible-playbook playbooks/deploy.yml --check --diff
 
@@ -83,7 +86,7 @@ sanity: ## ansible-test sanity on the collection
 unit: ## pytest unit tests of modules, filters and the reference service
 	pytest -q tests/unit examples/agent_app/tests
 
-test-rules: ## promtool unit tests of every alert rule
+test-rules: ## promtool unit tests of every alert rule (the rules the role renders)
 	bash scripts/test_rules.sh
 
 molecule: images ## Molecule scenarios (MOLECULE_SCENARIOS="a b" to choose)

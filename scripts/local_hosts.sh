@@ -6,7 +6,7 @@ set -euo pipefail
 
 IMAGE="${OPSKIT_HOST_IMAGE:-opskit/host:trixie}"
 NETWORK="${OPSKIT_NETWORK:-opskit}"
-HOSTS=(opskit-el-bot opskit-multi-agent opskit-runtime opskit-dynamic-tools opskit-agent-framework)
+HOSTS=(opskit-el-bot opskit-multi-agent opskit-runtime opskit-dynamic-tools opskit-agent-framework opskit-observability)
 
 wait_for_systemd() {
   local host="$1" state

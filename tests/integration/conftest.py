@@ -21,6 +21,7 @@ LOCAL_HOSTS = {
     "runtime": "opskit-runtime",
     "dynamic_tools": "opskit-dynamic-tools",
     "agent_framework": "opskit-agent-framework",
+    "observability": "opskit-observability",
 }
 
 
