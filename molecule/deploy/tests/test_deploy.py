@@ -20,12 +20,12 @@ def _services(host):
 
 def _health(host, port):
     out = host.run("curl -sS -o /dev/stdout -w '\\n%%{http_code}' http://127.0.0.1:%s/health", str(port))
-    body, _, code = out.stdout.rpartition("\n")
+    body, _sep, code = out.stdout.rpartition("\n")
     return int(code or 0), body
 
 
 def test_services_enabled_running_as_their_user(host):
-    for name, _port in _services(host):
+    for name, _unused_port in _services(host):
         unit = host.service(name)
         assert unit.is_enabled, name
         assert unit.is_running, name
@@ -42,7 +42,7 @@ def test_ports_listening_and_health_200(host):
 
 
 def test_env_files_private(host):
-    for name, _port in _services(host):
+    for name, _unused_port in _services(host):
         env = host.file("/etc/%s/%s.env" % (name, name))
         assert env.mode == 0o600
         assert env.user == USERS.get(name, name)
@@ -88,7 +88,7 @@ def test_worker_processes_jobs_enqueued_through_the_api(host):
     )
     assert out.rc == 0, out.stderr
     job_id = json.loads(out.stdout)["job"]["id"]
-    for _ in range(30):
+    for _attempt in range(30):
         job = json.loads(host.run("curl -fsS http://127.0.0.1:8000/api/v1/jobs/%s", str(job_id)).stdout)["job"]
         if job["status"] == "done":
             break

@@ -4,7 +4,6 @@ switched off by variables, not by editing the role."""
 import json
 import time
 
-import pytest
 
 DIR = "/opt/opskit-observability"
 PROJECT = "opskit-observability"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run a command, then watch Alertmanager's API (/api/v2/alerts) until the
 named alerts are all firing (or all gone), and print, as JSON, how many
 seconds after the command each one reached that state. Runs on the test host

@@ -147,7 +147,7 @@ def test_every_panel_query_parses(tmp_path):
     assert len(rules["groups"][0]["rules"]) >= 15
     path = tmp_path / "dashboard-exprs.yml"
     path.write_text(yaml.safe_dump(rules))
-    run = subprocess.run([need("promtool"), "check", "rules", str(path)], capture_output=True, text=True)
+    run = subprocess.run([need("promtool"), "check", "rules", str(path)], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -225,7 +225,7 @@ def test_exposed_list_matches_a_live_scrape_of_the_service():
     if not (APP / "agent_app" / "app.py").exists():
         pytest.skip("examples/agent_app is not in this checkout")
     run = subprocess.run([sys.executable, "-c", SCRAPE, str(APP)], capture_output=True, text=True,
-                         env=dict(os.environ), timeout=120)
+                         env=dict(os.environ), timeout=120, check=False)
     if run.returncode != 0 and "ModuleNotFoundError" in run.stderr:
         pytest.skip("the service's dependencies are not importable here: " + run.stderr.strip().splitlines()[-1])
     assert run.returncode == 0, run.stderr[-3000:]
