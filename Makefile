@@ -83,8 +83,9 @@ lint: ## ansible-lint (production profile, offline) and yamllint
 sanity: ## ansible-test sanity on the collection
 	bash scripts/ansible_test.sh sanity
 
-unit: ## pytest unit tests of modules, filters and the reference service
-	pytest -q tests/unit examples/agent_app/tests
+unit: images ## pytest unit tests of modules, filters and the reference service (with real PostgreSQL/Redis)
+	eval "$$(bash scripts/test_services.sh up)"; pytest -q tests/unit examples/agent_app/tests; rc=$$?; \
+	bash scripts/test_services.sh down; exit $$rc
 
 test-rules: ## promtool unit tests of every alert rule (the rules the role renders)
 	bash scripts/test_rules.sh

@@ -39,7 +39,10 @@ if has_stage sanity; then
   stage ansible-test-sanity bash scripts/ansible_test.sh sanity
 fi
 if has_stage unit; then
+  # The reference service's PostgreSQL/Redis store tests get real servers.
+  eval "$(bash scripts/test_services.sh up)"
   stage pytest-unit pytest -q -p no:cacheprovider --junitxml="$REPORT_DIR/unit.xml" tests/unit examples/agent_app/tests
+  bash scripts/test_services.sh down
 fi
 if has_stage rules && [[ -x scripts/test_rules.sh ]]; then
   stage promtool-rules bash scripts/test_rules.sh

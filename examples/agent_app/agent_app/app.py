@@ -347,7 +347,7 @@ class AgentService:
         failing = {k: v for k, v in components.items() if v != "ok"}
         if self.tools:
             try:
-                _, corrupted = self.tools.list_tools()
+                _tools, corrupted = self.tools.list_tools()
                 components["dynamic_tools"] = "ok" if not corrupted else \
                     f"degraded: {len(corrupted)} corrupted definition(s): {', '.join(corrupted)}"
             except OSError as exc:
@@ -481,7 +481,7 @@ def require_admin(request: Request) -> Optional[Response]:
     if not token:
         return error(503, "admin endpoints are disabled: ADMIN_TOKEN is not set")
     header = request.headers.get("authorization", "")
-    scheme, _, supplied = header.partition(" ")
+    scheme, _sep, supplied = header.partition(" ")
     if scheme.lower() != "bearer" or not supplied:
         return error(401, "missing bearer token")
     if not hmac.compare_digest(supplied.strip().encode("utf-8"), token.encode("utf-8")):

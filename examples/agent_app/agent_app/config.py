@@ -8,6 +8,7 @@ process report the same messages.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -187,7 +188,7 @@ class _Reader:
         except ValueError:
             self.errors.append((name, f"must be a number (got {value!r})"))
             return default
-        if number != number or number in (float("inf"), float("-inf")):
+        if math.isnan(number) or math.isinf(number):
             self.errors.append((name, f"must be a finite number (got {value!r})"))
             return default
         too_low = minimum is not None and (number <= minimum if exclusive_min else number < minimum)
@@ -267,9 +268,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         job_retry_delay=r.number("AGENT_JOB_RETRY_DELAY", 1.0, 0.0),
     )
     if values["store"] == "postgres":
-        if not values["postgresql_url"] and not any(v == "POSTGRESQL_URL" for v, _ in r.errors):
+        if not values["postgresql_url"] and not any(v == "POSTGRESQL_URL" for v, _msg in r.errors):
             r.errors.append(("POSTGRESQL_URL", "required when AGENT_STORE=postgres"))
-        if not values["redis_url"] and not any(v == "REDIS_URL" for v, _ in r.errors):
+        if not values["redis_url"] and not any(v == "REDIS_URL" for v, _msg in r.errors):
             r.errors.append(("REDIS_URL", "required when AGENT_STORE=postgres"))
     if not values["bind"]:
         r.errors.append(("AGENT_BIND", "must not be empty"))

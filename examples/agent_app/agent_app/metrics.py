@@ -105,8 +105,7 @@ class Metrics:
 
     def samples(self) -> Iterable:
         for family in self._base().collect():
-            for sample in family.samples:
-                yield sample
+            yield from family.samples
 
     def mark_process_dead(self) -> None:
         if self.multiprocess:

@@ -201,7 +201,7 @@ class ToolManager:
             raise ToolError(400, message)
 
         with self._locked():
-            tools, _ = self.list_tools()
+            tools, _corrupted = self.list_tools()
             if any(t.get("name") == name for t in tools):
                 message = f"tool name already exists: {name}"
                 self.audit("tool.create", None, name, False, message, actor=actor)
@@ -327,7 +327,7 @@ class ToolManager:
     def traffic_tick(self, fault: dict) -> None:
         """One background run (``AGENT_TOOLS_TRAFFIC_INTERVAL``): the first tool by
         name, or a ``_traffic_probe`` tool.run entry when no tool exists."""
-        tools, _ = self.list_tools()
+        tools, _corrupted = self.list_tools()
         if tools:
             try:
                 self.run(tools[0]["name"], {"source": "traffic"}, fault, actor="traffic")

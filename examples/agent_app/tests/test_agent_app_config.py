@@ -9,7 +9,7 @@ from agent_app.config import ConfigError, load_config, mask_url
 def bad_vars(env):
     with pytest.raises(ConfigError) as info:
         load_config(env)
-    return [var for var, _ in info.value.errors]
+    return [var for var, _msg in info.value.errors]
 
 
 def test_defaults_follow_developing_md():

@@ -186,7 +186,7 @@ def test_admin_auth(make_client):
 
 def test_auto_fallback_and_reset(client, tmp_path):
     client.post("/api/v1/admin/fault", json={"error_rate": 1.0}, headers=AUTH)
-    assert [turn(client).status_code for _ in range(3)] == [500, 500, 500]
+    assert [turn(client).status_code for _attempt in range(3)] == [500, 500, 500]
     status = client.get("/api/v1/runtime/fallback/status", headers=AUTH).json()["data"]
     assert status["fallbackEnabled"] is True
     assert status["fallbackReason"].startswith("3 consecutive runtime_orchestrator errors")
@@ -208,7 +208,7 @@ def test_auto_fallback_and_reset(client, tmp_path):
 
 def test_fallback_on_error_rate_over_threshold(client):
     client.post("/api/v1/admin/fault", json={"error_rate": 0.6}, headers=AUTH)
-    codes = [turn(client).status_code for _ in range(10)]
+    codes = [turn(client).status_code for _attempt in range(10)]
     assert codes.count(500) == 6
     status = client.get("/api/v1/runtime/fallback/status", headers=AUTH).json()["data"]
     assert status["fallbackEnabled"] is True

@@ -61,7 +61,7 @@ def test_worker_processes_retries_and_dead_letters(make_client, tmp_path):
 
 
 def test_queue_gauge_counts_waiting_jobs(client):
-    for _ in range(3):
+    for _attempt in range(3):
         client.post("/api/v1/jobs", json={"kind": "task"})
     cancelled = client.post("/api/v1/jobs", json={"kind": "task", "queue": "other"}).json()["job"]
     assert client.post(f"/api/v1/admin/jobs/{cancelled['id']}/cancel", headers=AUTH).status_code == 200
