@@ -319,9 +319,11 @@ def main(argv=None):
             'only part of the log there - differences are expected' % fig['corrupted']['count'])
     if err.strip():
         log('pipelines stderr (first lines): ' + ' | '.join(err.strip().split('\n')[:3]))
-    targets = [('>= 30x faster (wall)', ratio_wall >= 30), ('< 100 MB peak RSS (largest process)',
-                                                           max(rss_self, rss_workers) < 100),
-               ('same figures', not bad)]
+    targets = [
+        ('>= 30x faster (wall)', ratio_wall >= 30),
+        ('< 100 MB peak RSS (largest process)', max(rss_self, rss_workers) < 100),
+        ('same figures', not bad),
+    ]
     log('')
     for name, ok in targets:
         log('target %-40s %s' % (name, 'met' if ok else 'NOT met'))

@@ -104,8 +104,9 @@ def test_alertmanager_config_passes_amtool(rendered):
 
 
 def test_compose_file_passes_docker_compose_config(rendered):
-    if shutil.which("docker") is None or subprocess.run(["docker", "compose", "version"],
-                                                         capture_output=True, check=False).returncode != 0:
+    compose_v2 = shutil.which("docker") is not None and subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+    if not compose_v2:
         pytest.skip("docker compose (v2) is not installed")
     run = subprocess.run(["docker", "compose", "-p", "render-test", "-f", str(rendered / "compose.yml"),
                           "config", "--quiet"], capture_output=True, text=True, check=False)
