@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2025, opskit maintainers (@opskit)
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -204,7 +203,7 @@ def compare(sec, fig):
     # weekly 1.3
     vals = {}
     for line in sec['weekly_1.3_success_rate']:
-        key, _, value = line.partition(': ')
+        key, _unused, value = line.partition(': ')
         vals[key] = value
     runs = fig['runs']
     ok = (int(vals['総実行回数']) == runs['total'] and int(vals['成功']) == runs['success'] and
@@ -247,7 +246,7 @@ def compare(sec, fig):
     check('max execution time', mx == str(fig['execution_time']['max_ms']), '%s vs %s' % (fig['execution_time']['max_ms'], mx))
     theirs = {}
     for line in sec['perf_distribution']:
-        key, _, value = line.rpartition(': ')
+        key, _unused, value = line.rpartition(': ')
         theirs[key] = int(value)
     check('execution time distribution', fig['execution_time']['distribution'] == theirs,
           _dict_diff(fig['execution_time']['distribution'], theirs))

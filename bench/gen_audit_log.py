@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2025, opskit maintainers (@opskit)
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -64,7 +63,7 @@ ACTORS = ['system'] * 8 + ['user:alice', 'user:bob', 'agent:planner']
 
 
 def _weighted(rng, pairs):
-    total = sum(w for _, w in pairs)
+    total = sum(w for _unused, w in pairs)
     x = rng.uniform(0, total)
     for item, w in pairs:
         x -= w
@@ -84,7 +83,7 @@ def make_tools(rng, count):
         names.append(name)
     tools = []
     for name in names:
-        tool_id = 'dt_' + ''.join(rng.choice('0123456789abcdef') for _ in range(12))
+        tool_id = 'dt_' + ''.join(rng.choice('0123456789abcdef') for _unused in range(12))
         tools.append({'id': tool_id, 'name': name,
                       'safetyScore': round(rng.choice([rng.uniform(0.1, 0.3), rng.uniform(0.5, 1.0),
                                                        rng.uniform(0.6, 1.0), rng.uniform(0.7, 1.0)]), 2)})
@@ -171,7 +170,7 @@ def generate(out, lines, seed, end, days, tool_count, unused_tools, corrupt):
                 if rng.random() < 0.003:
                     ms = rng.randint(10000, 45000)
                 details['executionTimeMs'] = ms
-                details['parameters'] = {'input': ''.join(rng.choice(alphabet) for _ in range(rng.randint(30, 100)))}
+                details['parameters'] = {'input': ''.join(rng.choice(alphabet) for _unused in range(rng.randint(30, 100)))}
                 fail_p = 0.45 if tool['name'] == flaky else 0.04
                 if rng.random() < fail_p:
                     success = False
@@ -232,7 +231,7 @@ def main(argv=None):
     ap.add_argument('--unused-tools', type=int, default=6, help='defined tools that never run')
     ap.add_argument('--corrupt', type=int, default=0, help='corrupted lines to inject')
     args = ap.parse_args(argv)
-    path, written, tools, _ = generate(args.out, args.lines, args.seed, args.end, args.days,
+    path, written, tools, _unused = generate(args.out, args.lines, args.seed, args.end, args.days,
                                        args.tools, args.unused_tools, args.corrupt)
     print('%s: %d lines, %.1f MB, %d tool definitions' % (path, written, os.path.getsize(path) / 1e6, len(tools)))
     return 0

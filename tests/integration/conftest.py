@@ -8,8 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import urllib.request
 
 import pytest
 
@@ -37,7 +35,7 @@ def _secrets():
     if os.path.exists(path):
         with open(path) as fh:
             for line in fh:
-                key, _, value = line.strip().partition("=")
+                key, _unused, value = line.strip().partition("=")
                 if key:
                     env[key] = value
     return env
@@ -87,14 +85,14 @@ def run_playbook(opskit_env):
         cmd += list(args)
         env = dict(opskit_env)
         env.update(extra_env or {})
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         return PlaybookResult(proc)
 
     return _run
 
 
 def docker_exec(host, *cmd, check=True, input_text=None):
-    proc = subprocess.run(["docker", "exec", "-i", host] + list(cmd), capture_output=True, text=True,
+    proc = subprocess.run(["docker", "exec", "-i", host] + list(cmd), capture_output=True, text=True, check=False,
                           input=input_text)
     if check and proc.returncode != 0:
         raise AssertionError("docker exec %s %s failed (%d): %s" % (host, cmd, proc.returncode, proc.stderr))
@@ -110,7 +108,7 @@ def host_http(host, method, path, port=8000, body=None, token=None):
     if body is not None:
         args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
     proc = docker_exec(host, *args, check=False, input_text=json.dumps(body) if body is not None else None)
-    text, _, code = proc.stdout.rpartition("\n")
+    text, _unused, code = proc.stdout.rpartition("\n")
     try:
         payload = json.loads(text)
     except ValueError:
@@ -125,7 +123,8 @@ def local_hosts():
         pytest.skip("no docker client on this machine: the local container hosts cannot exist here")
     missing = []
     for name in LOCAL_HOSTS.values():
-        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True)
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True,
+                             check=False)
         if out.stdout.strip() != "true":
             missing.append(name)
     assert not missing, "local hosts not running: %s (run `make hosts deploy`)" % ", ".join(missing)

@@ -63,7 +63,7 @@ def test_archive_moves_old_entries_verified(tmp_path):
 
 
 def test_rerun_is_harmless(tmp_path):
-    path, _, new = make_log(tmp_path)
+    path, _unused, new = make_log(tmp_path)
     ja.Archiver(str(path), now=NOW).run()
     before = path.read_bytes()
     inode = os.stat(str(path)).st_ino
@@ -77,7 +77,7 @@ def test_rerun_is_harmless(tmp_path):
 
 
 def test_check_mode_reports_and_writes_nothing(tmp_path):
-    path, old, _ = make_log(tmp_path)
+    path, old, _unused = make_log(tmp_path)
     before = path.read_bytes()
     result = ja.Archiver(str(path), now=NOW, check_mode=True).run()
     assert (result['archived'], result['kept']) == (30, 20)
@@ -138,7 +138,7 @@ def test_lines_appended_while_archiving_are_kept(tmp_path, use_lock):
 
 
 def test_enospc_leaves_live_log_untouched(tmp_path, monkeypatch):
-    path, _, _ = make_log(tmp_path, old=3000, new=3000)
+    path, _unused, _unused = make_log(tmp_path, old=3000, new=3000)
     before = path.read_bytes()
     inode = os.stat(str(path)).st_ino
     budget = [20000]
@@ -161,7 +161,7 @@ def test_enospc_leaves_live_log_untouched(tmp_path, monkeypatch):
 
 
 def test_enospc_at_fsync_leaves_live_log_untouched(tmp_path, monkeypatch):
-    path, _, _ = make_log(tmp_path)
+    path, _unused, _unused = make_log(tmp_path)
     before = path.read_bytes()
     real = os.fsync
 
@@ -179,7 +179,7 @@ def test_enospc_at_fsync_leaves_live_log_untouched(tmp_path, monkeypatch):
 
 
 def test_failed_verification_leaves_live_log_untouched(tmp_path, monkeypatch):
-    path, _, _ = make_log(tmp_path)
+    path, _unused, _unused = make_log(tmp_path)
     before = path.read_bytes()
     monkeypatch.setattr(ja, 'verify_gzip', lambda p: (1, 'bad'))
     with pytest.raises(ja.ArchiveError):
@@ -189,7 +189,7 @@ def test_failed_verification_leaves_live_log_untouched(tmp_path, monkeypatch):
 
 
 def test_failed_live_rename_removes_the_committed_archive(tmp_path, monkeypatch):
-    path, _, _ = make_log(tmp_path)
+    path, _unused, _unused = make_log(tmp_path)
     before = path.read_bytes()
     real = os.rename
 
@@ -245,7 +245,7 @@ def test_corrupted_lines_stay_without_repair(tmp_path):
 
 
 def test_unterminated_last_line_is_left_alone(tmp_path):
-    path, _, new = make_log(tmp_path)
+    path, _unused, new = make_log(tmp_path)
     with open(str(path), 'ab') as fh:
         fh.write(b'{"id":"half-writ')
     result = ja.Archiver(str(path), now=NOW, repair=True).run()
@@ -255,7 +255,7 @@ def test_unterminated_last_line_is_left_alone(tmp_path):
 
 
 def test_second_archive_of_the_day_gets_its_own_name(tmp_path):
-    path, _, _ = make_log(tmp_path)
+    path, _unused, _unused = make_log(tmp_path)
     first = ja.Archiver(str(path), now=NOW).run()
     with open(str(path), 'ab') as fh:
         fh.write(line('2024-01-05T00:00:00.000Z', 7) + b'\n')
@@ -266,7 +266,7 @@ def test_second_archive_of_the_day_gets_its_own_name(tmp_path):
 
 
 def test_retention_keeps_the_newest_archive(tmp_path):
-    path, _, _ = make_log(tmp_path, old=0, new=3)
+    path, _unused, _unused = make_log(tmp_path, old=0, new=3)
     for day in ('20220101', '20230101'):
         (tmp_path / ('dynamic-tools-audit-%s.jsonl.gz' % day)).write_bytes(gzip.compress(b'{}\n'))
     now = datetime.datetime(2024, 6, 1, tzinfo=UTC)
@@ -280,7 +280,7 @@ def test_retention_keeps_the_newest_archive(tmp_path):
 
 
 def test_stale_temp_files_of_an_interrupted_run_are_removed(tmp_path):
-    path, _, _ = make_log(tmp_path, old=0, new=3)
+    path, _unused, _unused = make_log(tmp_path, old=0, new=3)
     stale = tmp_path / '.dynamic-tools-audit.jsonl.20240101T000000Z.1.tmp'
     stale.write_bytes(b'partial')
     result = ja.Archiver(str(path), now=NOW).run()
