@@ -16,7 +16,7 @@ WHEEL := build/dist/agent_app-$(AGENT_APP_VERSION)-py3-none-any.whl
 APP_SOURCES := $(shell find examples/agent_app/agent_app examples/agent_app/pyproject.toml -type f -not -name '*.pyc' 2>/dev/null)
 MOLECULE_SCENARIOS ?= python_service postgresql redis deploy
 
-.PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck \
+.PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck smoke \
         test lint sanity unit molecule integration test-rules bench clean
 
 help: ## List the targets
@@ -72,6 +72,11 @@ check-diff: secrets ## Dry run with diff against the local inventory
 
 healthcheck: secrets ## Run playbooks/healthcheck.yml against inventories/local
 	$(WITH_SECRETS) ansible-playbook playbooks/healthcheck.yml
+
+smoke: secrets ## CI smoke test after a deploy: JUnit XML and Markdown in reports/smoke/
+	$(WITH_SECRETS) ANSIBLE_CALLBACKS_ENABLED=ansible.builtin.junit,ansible.posix.profile_tasks \
+	  JUNIT_OUTPUT_DIR=$(ROOT)/reports/smoke JUNIT_TEST_CASE_PREFIX='Smoke: ' JUNIT_FAIL_ON_IGNORE=true \
+	  JUNIT_HIDE_TASK_ARGUMENTS=true ansible-playbook playbooks/smoke.yml
 
 test: images ## Run the whole test suite (lint, sanity, unit, rules, Molecule, integration)
 	bash scripts/run_tests.sh

@@ -40,6 +40,7 @@ EL_BOT, RUNTIME, FRAMEWORK = "opskit-el-bot", "opskit-runtime", "opskit-agent-fr
 FRAMEWORK_SERVICES = ("agent-framework-api", "agent-framework-worker")
 FRAMEWORK_DATA = "/var/lib/agent-framework-api/data"
 FRAMEWORK_ASIDE = "/root/opskit-healthcheck-test-data"
+SERVICE_GROUPS = ("el_bot", "multi_agent", "runtime", "dynamic_tools", "agent_framework")
 RUNTIME_ERROR_RATE = 'semibot-runtime: runtime error rate{mode="runtime_orchestrator"}'
 
 
@@ -150,7 +151,7 @@ def test_healthy_deployment_passes_and_check_mode_gives_the_same_table(run_playb
     assert "SUMMARY of every host and check" in result.output
     assert summary["status"] in ("ok", "warning"), rows_of(summary, status="failed")
     assert summary["check_mode"] is False
-    hosts = set(local_hosts.values())
+    hosts = set(local_hosts[group] for group in SERVICE_GROUPS)
     assert set(summary["hosts"]) == hosts
     for host in hosts:
         checks = [r["check"] for r in rows_of(summary, host)]
