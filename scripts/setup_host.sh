@@ -85,7 +85,24 @@ create_venv() {
   sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1 >"$VENV/.requirements.sha"
 }
 
+install_azurite() {
+  # Azurite, the Azure Storage emulator, stands in for Blob Storage in the
+  # backup tests (Azure itself cannot be reached from here).
+  if [[ -x "$ROOT/.cache/azurite/node_modules/.bin/azurite-blob" ]]; then
+    log "Azurite already installed"
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    log "Installing npm from Debian for Azurite"
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  log "Installing Azurite from the npm registry into .cache/azurite"
+  mkdir -p "$ROOT/.cache/azurite"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.cache/azurite" azurite@3 >/dev/null
+}
+
 install_host_packages
+install_azurite
 start_docker
 install_compose_v2
 create_venv
