@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Append backdated audit entries and one corrupted line to a runbook 004 audit log.
 
 Usage: audit_append.py LOG OLD_COUNT DAYS_AGO GARBAGE

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Write a runbook 004 audit log of LINES entries, the first OLD of them 40 days old.
 
 Usage: make_log.py PATH LINES OLD
