@@ -17,6 +17,9 @@ description:
     between steps, never a file copy. The source connection pins one read
     snapshot for the whole copy, so in WAL mode the service keeps writing
     while the backup runs, and the backup is never restarted by its commits.
+  - The copy's write-back is started as it grows, so that one large flush at
+    the end does not stall the service's commits; after the copy the WAL that
+    grew meanwhile is checkpointed (C(PASSIVE), never blocking the writer).
   - The copy goes to a temporary file next to O(dest), is checked with
     C(PRAGMA integrity_check), counted (rows per table), hashed (SHA-256) and
     only then renamed to O(dest); a copy that fails its check is removed and
