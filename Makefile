@@ -16,7 +16,7 @@ WHEEL := build/dist/agent_app-$(AGENT_APP_VERSION)-py3-none-any.whl
 APP_SOURCES := $(shell find examples/agent_app/agent_app examples/agent_app/pyproject.toml -type f -not -name '*.pyc' 2>/dev/null)
 MOLECULE_SCENARIOS ?= python_service postgresql redis deploy
 
-.PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck smoke \
+.PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck smoke backup restore drill \
         test lint sanity unit molecule integration test-rules bench clean
 
 help: ## List the targets
@@ -34,16 +34,8 @@ hosts: images ## Create the local container hosts of inventories/local
 hosts-down: ## Remove the local container hosts
 	bash scripts/local_hosts.sh down
 
-secrets: $(SECRETS) ## Generate the local demo secrets once (.cache/secrets.env, mode 0600)
-
-$(SECRETS):
-	@mkdir -p $(dir $@)
-	@umask 077; { \
-	  echo "OPSKIT_ADMIN_TOKEN=$$(openssl rand -hex 24 2>/dev/null || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"; \
-	  echo "OPSKIT_DB_PASSWORD=$$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"; \
-	  echo "OPSKIT_REDIS_PASSWORD=$$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"; \
-	} > $@
-	@echo "generated $@"
+secrets: ## Generate the local demo secrets once (.cache/secrets.env, mode 0600)
+	@bash scripts/secrets.sh $(SECRETS)
 
 dist: $(WHEEL) ## Build the reference service wheel
 
@@ -66,6 +58,16 @@ demo: hosts secrets dist ## Set everything up and deploy the five service groups
 
 observability: hosts secrets ## Prometheus + Alertmanager (native mode) for the local services
 	$(WITH_SECRETS) ansible-playbook playbooks/observability.yml
+
+backup: secrets ## Back up every data store of the local hosts (playbooks/backup.yml)
+	$(WITH_SECRETS) ansible-playbook playbooks/backup.yml
+
+restore: secrets ## Restore HOSTS (required) from the newest backup set (playbooks/restore.yml)
+	@test -n "$(HOSTS)" || { echo "usage: make restore HOSTS=opskit-el-bot"; exit 2; }
+	$(WITH_SECRETS) ansible-playbook playbooks/restore.yml -e restore_hosts=$(HOSTS)
+
+drill: secrets ## Restore drill into scratch locations, production untouched (playbooks/restore_drill.yml)
+	$(WITH_SECRETS) ansible-playbook playbooks/restore_drill.yml
 
 check-diff: secrets ## Dry run with diff against the local inventory
 	$(WITH_SECRETS) ansible-playbook playbooks/deploy.yml --check --diff
