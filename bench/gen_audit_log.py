@@ -232,7 +232,7 @@ def main(argv=None):
     ap.add_argument('--corrupt', type=int, default=0, help='corrupted lines to inject')
     args = ap.parse_args(argv)
     path, written, tools, _unused = generate(args.out, args.lines, args.seed, args.end, args.days,
-                                       args.tools, args.unused_tools, args.corrupt)
+                                             args.tools, args.unused_tools, args.corrupt)
     print('%s: %d lines, %.1f MB, %d tool definitions' % (path, written, os.path.getsize(path) / 1e6, len(tools)))
     return 0
 

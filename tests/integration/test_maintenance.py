@@ -10,7 +10,7 @@ def _count(host, sql):
 def test_weekly_and_monthly_on_el_bot(local_hosts, run_playbook):
     host = local_hosts["el_bot"]
     status, _unused = host_http(host, "POST", "/api/v1/turns",
-                          body={"thread_id": "maintenance-check", "text": "What should the weekly report contain"})
+                                body={"thread_id": "maintenance-check", "text": "What should the weekly report contain"})
     assert status == 200
     before = _count(host, "SELECT count(*) FROM messages")
 

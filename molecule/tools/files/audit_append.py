@@ -20,7 +20,7 @@ def append(path, data):
 
 def count(path):
     with open(path, 'rb') as f:
-        return sum(1 for _ in f)
+        return sum(1 for _line in f)
 
 
 def main():
