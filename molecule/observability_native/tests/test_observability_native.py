@@ -27,7 +27,7 @@ def _json(host, url):
 
 
 def _watch(host, *args):
-    out = host.run(" ".join([WATCH] + ["'%s'" % a.replace("'", "'\\''") for a in args]))
+    out = host.run(" ".join(["python3", WATCH] + ["'%s'" % a.replace("'", "'\\''") for a in args]))
     print(out.stdout, out.stderr)
     result = json.loads(out.stdout)
     return out.rc, result
@@ -35,7 +35,7 @@ def _watch(host, *args):
 
 @pytest.fixture(scope="module", autouse=True)
 def watcher(host):
-    res = host.ansible("copy", "src=%s dest=%s mode=0755" % (HERE / "alertwatch.py", WATCH), check=False)
+    res = host.ansible("copy", "src=%s dest=%s mode=0644" % (HERE / "alertwatch.py", WATCH), check=False)
     assert not res.get("failed"), res
 
 
