@@ -29,3 +29,12 @@ def test_missing_secret_is_named(run_playbook):
     assert result.rc != 0, result
     assert "opskit_db_password is empty" in result.output, result
     assert "postgresql :" not in result.output, result
+
+
+def test_check_diff_on_the_converged_hosts_reports_no_change(local_hosts, run_playbook):
+    result = run_playbook("playbooks/deploy.yml", "--check", "--diff")
+    assert result.rc == 0, result
+    recap = result.output[result.output.index("PLAY RECAP"):]
+    for host in local_hosts.values():
+        line = next(l for l in recap.splitlines() if l.startswith(host))
+        assert "changed=0" in line and "failed=0" in line, line
