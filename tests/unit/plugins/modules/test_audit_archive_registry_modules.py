@@ -9,38 +9,14 @@ import json
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.opskit.ops.plugins.modules import audit_log, jsonl_archive, tool_registry
 from ansible_collections.opskit.ops.plugins.module_utils import _jsonl_archive
 
-
-class Done(Exception):
-    def __init__(self, result, failed):
-        super().__init__(result.get('msg'))
-        self.result = result
-        self.failed = failed
+from _module_harness import run_module
 
 
-def run(monkeypatch, main, args, check_mode=False, diff=False):
-    def exit_json(self, **kwargs):
-        raise Done(kwargs, False)
-
-    def fail_json(self, **kwargs):
-        raise Done(kwargs, True)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(Done) as info:
-            main()
-    return info.value.result, info.value.failed
+run = run_module
 
 
 def entry(ts, action='tool.run', tool='t', success=True, ms=100):

@@ -2,7 +2,7 @@ import os
 
 from ansible_collections.opskit.ops.plugins.modules import backup_aside
 
-from _backup_harness import run_module
+from _module_harness import run_module
 
 
 def test_save_put_back_discard_and_check_mode(monkeypatch, tmp_path):

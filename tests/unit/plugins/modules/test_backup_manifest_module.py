@@ -2,7 +2,7 @@ import os
 
 from ansible_collections.opskit.ops.plugins.modules import backup_manifest, backup_retention
 
-from _backup_harness import run_module
+from _module_harness import run_module
 
 
 def test_start_add_complete_verify_find(monkeypatch, tmp_path):

@@ -2,7 +2,7 @@ from ansible.module_utils import basic
 
 from ansible_collections.opskit.ops.plugins.modules import pg_dump_inspect
 
-from _backup_harness import run_module
+from _module_harness import run_module
 
 TOC = """;
 ;     dbname: discord_agent

@@ -5,7 +5,7 @@ from ansible.module_utils import basic
 
 from ansible_collections.opskit.ops.plugins.modules import redis_snapshot
 
-from _backup_harness import run_module
+from _module_harness import run_module
 
 
 class FakeRedis(object):

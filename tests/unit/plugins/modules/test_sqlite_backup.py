@@ -3,7 +3,7 @@ import sqlite3
 
 from ansible_collections.opskit.ops.plugins.modules import sqlite_backup
 
-from _backup_harness import run_module
+from _module_harness import run_module
 
 
 def make_db(path, rows=50):
