@@ -60,6 +60,23 @@ def coverage_of(slots: Dict[str, Dict[str, str]]) -> Dict[str, float]:
     }
 
 
+def session_view(row: Any, messages: list, slots: Dict[str, Dict[str, str]]) -> dict:
+    """The JSON shape of a session, the same for every store."""
+    return {
+        "thread_id": row["thread_id"],
+        "session_id": row["id"],
+        "org_id": row["org_id"],
+        "user": row["user_name"],
+        "last_question": row["last_question"],
+        "turn_count": row["turn_count"],
+        "created_at": iso(row["created_at"]),
+        "updated_at": iso(row["updated_at"]),
+        "messages": messages,
+        "slots": slots,
+        "slot_coverage": coverage_of(slots),
+    }
+
+
 def job_payload(raw: Any) -> dict:
     if raw is None:
         return {}

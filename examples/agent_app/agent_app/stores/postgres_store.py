@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional
 
 from ..pipeline import embedding
 from .base import (DEFAULT_QUEUE, PlanFn, Store, StoreError, StoreSetupError, TurnResult,
-                   coverage_of, iso, job_payload, month_start)
+                   session_view, iso, job_payload, month_start)
 
 try:  # imported lazily so the SQLite store works without these packages
     import psycopg
@@ -270,20 +270,7 @@ class PostgresStore(Store):
                      "turns": int(turns) if turns is not None else None}
         except (redis_lib.RedisError, ValueError) as exc:
             cache = {"error": str(exc)}
-        return {
-            "thread_id": row["thread_id"],
-            "session_id": row["id"],
-            "org_id": row["org_id"],
-            "user": row["user_name"],
-            "last_question": row["last_question"],
-            "turn_count": row["turn_count"],
-            "created_at": iso(row["created_at"]),
-            "updated_at": iso(row["updated_at"]),
-            "messages": messages,
-            "slots": slots,
-            "slot_coverage": coverage_of(slots),
-            "cache": cache,
-        }
+        return dict(session_view(row, messages, slots), cache=cache)
 
     def stats(self) -> Dict[str, int]:
         with self.pool.connection() as conn:

@@ -18,7 +18,7 @@ import sqlite3
 from typing import Dict, Iterator, Optional
 from urllib.parse import quote
 
-from .base import (DEFAULT_QUEUE, PlanFn, Store, StoreError, TurnResult, coverage_of, iso,
+from .base import (DEFAULT_QUEUE, PlanFn, Store, StoreError, TurnResult, session_view, iso,
                    job_payload, month_start)
 
 BUSY_TIMEOUT_MS = 5000
@@ -214,19 +214,7 @@ class SqliteStore(Store):
                     "ORDER BY pipeline_stage, name", (row["id"],)):
                 slots.setdefault(s["pipeline_stage"], {})[s["name"]] = s["value"]
             conn.execute("COMMIT")
-        return {
-            "thread_id": row["thread_id"],
-            "session_id": row["id"],
-            "org_id": row["org_id"],
-            "user": row["user_name"],
-            "last_question": row["last_question"],
-            "turn_count": row["turn_count"],
-            "created_at": iso(row["created_at"]),
-            "updated_at": iso(row["updated_at"]),
-            "messages": messages,
-            "slots": slots,
-            "slot_coverage": coverage_of(slots),
-        }
+        return session_view(row, messages, slots)
 
     def stats(self) -> Dict[str, int]:
         with self._conn() as conn:
