@@ -19,6 +19,11 @@ lines, about 300 MB, made by bench/gen_audit_log.py with a fixed seed):
     .venv/bin/python bench/audit_log_vs_pipelines.py                 # 1,000,000 lines
     .venv/bin/python bench/audit_log_vs_pipelines.py --lines 100000  # quicker
     .venv/bin/python bench/audit_log_vs_pipelines.py --python /usr/bin/python3   # the target hosts' interpreter
+    .venv/bin/python bench/audit_log_vs_pipelines.py --parser json   # the standard library's json alone
+
+The module parses with orjson when the interpreter has it (the agent_app role
+installs python3-orjson on dynamic-tools hosts) and falls back to the standard
+library's json; the benchmark times both and checks they give the same figures.
 
 Targets (issue 5): at least 30x faster, under 100 MB peak memory, same figures.
 """
@@ -43,14 +48,14 @@ CHILD = r'''
 import json, os, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from ansible_collections.opskit.ops.plugins.module_utils import _audit_log, _tool_registry
-base, out, workers = sys.argv[2], sys.argv[3], int(sys.argv[4])
+base, out, workers, parser = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 t0 = time.perf_counter()
 log = os.path.join(base, '.pi', 'logs', 'dynamic-tools-audit.jsonl')
 tools = os.path.join(base, '.pi', 'tools')
 defs = _tool_registry.load_definitions(tools)
 figures = _audit_log.analyze(log, window='all', tool_names=[d['name'] for d in defs['valid']], top=None,
                              workers=workers, newest_errors=50, newest_critical=20, newest_verification=50,
-                             newest_warnings=50)
+                             newest_warnings=50, parser=parser)
 figures['tools'] = {'count': defs['count'], 'corrupted': len(defs['corrupted'])}
 figures['disk'] = {'filesystem': _audit_log.filesystem_usage(os.path.dirname(log)),
                    'logs_dir_bytes': _audit_log.tree_usage(os.path.dirname(log)),
@@ -96,10 +101,11 @@ def children_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
-def run_module(base, python, workers, out):
+def run_module(base, python, workers, out, parser='auto'):
     cpu0 = children_cpu()
     t0 = time.perf_counter()
-    subprocess.run([python, '-c', CHILD, os.path.join(ROOT, 'collections'), base, out, str(workers)], check=True)
+    subprocess.run([python, '-c', CHILD, os.path.join(ROOT, 'collections'), base, out, str(workers), parser],
+                   check=True)
     wall = time.perf_counter() - t0
     cpu = children_cpu() - cpu0
     with open(out, encoding='utf-8') as fh:
@@ -273,6 +279,10 @@ def main(argv=None):
     ap.add_argument('--dir', help='use an existing tree holding .pi/ (no generation)')
     ap.add_argument('--python', default=sys.executable, help='interpreter for the module logic')
     ap.add_argument('--workers', type=int, default=0, help='scanner processes (0 = the module default)')
+    ap.add_argument('--parser', default='auto', choices=('auto', 'json'),
+                    help='auto: orjson when the interpreter has it (what the module does); json: the standard library')
+    ap.add_argument('--no-stdlib-run', action='store_true',
+                    help='do not also time the module with the standard library json alone')
     ap.add_argument('--json', help='write the numbers here')
     args = ap.parse_args(argv)
 
@@ -286,8 +296,20 @@ def main(argv=None):
     log('machine: %d CPUs, load average %s' % (os.cpu_count(), ' '.join('%.2f' % x for x in os.getloadavg())))
 
     out = os.path.join(base, 'module-figures.json')
-    m_wall, m_cpu, fig = run_module(base, args.python, args.workers, out)
-    log('module (%s, %d scanner process(es)): %.2f s wall, %.2f s CPU' % (args.python, fig['workers'], m_wall, m_cpu))
+    m_wall, m_cpu, fig = run_module(base, args.python, args.workers, out, args.parser)
+    log('module (%s, parser %s, %d scanner process(es)): %.2f s wall, %.2f s CPU'
+        % (args.python, fig['parser'], fig['workers'], m_wall, m_cpu))
+    alt = None
+    if fig['parser'] != 'json' and not args.no_stdlib_run:
+        # the same logic with the standard library's json alone (a host without orjson)
+        alt_wall, alt_cpu, alt_fig = run_module(base, args.python, args.workers, out + '.json-only', 'json')
+        alt = (alt_wall, alt_cpu)
+        log('module (%s, parser json, %d scanner process(es)): %.2f s wall, %.2f s CPU'
+            % (args.python, alt_fig['workers'], alt_wall, alt_cpu))
+        for key in ('_bench', 'parser', 'window'):
+            alt_fig.pop(key, None)
+        same = alt_fig == dict((k, v) for k, v in fig.items() if k not in ('_bench', 'parser', 'window'))
+        log('figures with orjson and with json alone: %s' % ('identical' if same else 'DIFFERENT'))
     p_wall, p_cpu, text, err = run_pipelines(base)
     log('runbook 004 pipelines: %.2f s wall, %.2f s CPU' % (p_wall, p_cpu))
     sec, times = sections(text)
@@ -297,10 +319,13 @@ def main(argv=None):
     ratio_wall = p_wall / m_wall
     ratio_cpu = p_cpu / m_cpu if m_cpu else float('inf')
     log('')
-    log('%-44s %12s %12s' % ('', 'wall (s)', 'CPU (s)'))
-    log('%-44s %12.2f %12.2f' % ('runbook 004 grep/jq/awk pipelines', p_wall, p_cpu))
-    log('%-44s %12.2f %12.2f' % ('opskit.ops.audit_log logic (one pass)', m_wall, m_cpu))
-    log('%-44s %11.1fx %11.1fx' % ('ratio', ratio_wall, ratio_cpu))
+    log('%-48s %12s %12s' % ('', 'wall (s)', 'CPU (s)'))
+    log('%-48s %12.2f %12.2f' % ('runbook 004 grep/jq/awk pipelines', p_wall, p_cpu))
+    log('%-48s %12.2f %12.2f' % ('opskit.ops.audit_log, one pass (%s)' % fig['parser'], m_wall, m_cpu))
+    log('%-48s %11.1fx %11.1fx' % ('ratio', ratio_wall, ratio_cpu))
+    if alt:
+        log('%-48s %12.2f %12.2f' % ('opskit.ops.audit_log, one pass (json alone)', alt[0], alt[1]))
+        log('%-48s %11.1fx %11.1fx' % ('ratio without orjson', p_wall / alt[0], p_cpu / alt[1] if alt[1] else 0))
     log('module peak RSS: %.1f MB (main process), %.1f MB (largest forked scanner), %.1f MB summed'
         % (rss_self, rss_workers, rss_self + (rss_workers * (fig['workers'] - 1))))
     log('lines %d, entries %d, corrupted %d' % (fig['lines'], fig['entries'], fig['corrupted']['count']))
@@ -331,7 +356,8 @@ def main(argv=None):
             json.dump({'lines': fig['lines'], 'bytes': size, 'module_wall': m_wall, 'module_cpu': m_cpu,
                        'pipelines_wall': p_wall, 'pipelines_cpu': p_cpu, 'ratio_wall': ratio_wall,
                        'ratio_cpu': ratio_cpu, 'rss_main_mb': rss_self, 'rss_worker_mb': rss_workers,
-                       'workers': fig['workers'], 'python': args.python, 'pipeline_steps': times,
+                       'workers': fig['workers'], 'python': args.python, 'parser': fig['parser'],
+                       'module_json_only_wall': alt[0] if alt else None, 'pipeline_steps': times,
                        'mismatches': [r[0] for r in bad], 'loadavg': os.getloadavg()}, fh, indent=2)
     return 0 if not bad else 1
 

@@ -71,6 +71,22 @@ LINES = [
 TRUNCATED = b'{"id":"a18","timestamp":"2024-01-15T14'
 
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - requirements.txt installs it
+    orjson = None
+
+
+@pytest.fixture(autouse=True, params=['orjson', 'json'])
+def parser(request, monkeypatch):
+    """Every test runs twice: with orjson (the fast parser) and with the standard library alone."""
+    if request.param == 'json':
+        monkeypatch.setattr(al, 'orjson', None)
+    elif orjson is None:
+        pytest.fail('orjson is not installed: pip install -r requirements.txt')
+    return request.param
+
+
 @pytest.fixture
 def log(tmp_path):
     path = tmp_path / 'dynamic-tools-audit.jsonl'
@@ -348,3 +364,63 @@ def test_execution_time_histogram_folding_is_exact(log, monkeypatch):
     monkeypatch.setattr(al, 'CHUNK_SIZE', 64)
     folded = al.analyze(log, now='2024-01-16T00:00:00Z', workers=2)['execution_time']
     assert folded == exact
+
+
+# Lines where orjson and json.loads disagree, or that sit at a parser's edge.
+# The verdict must be json.loads' one whatever the parser.
+EDGE_LINES = [
+    (b'{"timestamp":"2024-01-15T09:00:00.000Z","action":"tool.run","toolName":"nan","success":true,'
+     b'"details":{"executionTimeMs":NaN}}', 'valid'),                    # orjson refuses NaN
+    (b'{"timestamp":"2024-01-15T09:00:00.000Z","action":"tool.run","toolName":"inf","success":true,'
+     b'"details":{"executionTimeMs":1e400}}', 'valid'),                  # out of double range: json gives inf
+    (b'{"timestamp":"2024-01-15T09:00:00.000Z","action":"tool.run","toolName":"\\ud800","success":true,'
+     b'"details":{}}', 'valid'),                                          # lone surrogate escape
+    (b'  {"timestamp":"2024-01-15T09:00:00.000Z","action":"tool.run","toolName":"lead","success":true,'
+     b'"details":{}}', 'valid'),                                          # leading spaces
+    (b'\t', 'blank'),
+    (b'\r', 'blank'),
+    (b'{"a":1} {"b":2}', 'corrupted'),                                  # two values on one line
+    (b'{"a":1}\x0c', 'corrupted'),                                      # form feed is not JSON whitespace
+    (b'\xef\xbb\xbf{"a":1}', 'corrupted'),                              # a BOM after line 1
+    (b'{"a":"\x01"}', 'corrupted'),                                     # raw control character
+    (b'{"a":"\xed\xa0\x80"}', 'corrupted'),                             # surrogate encoded in UTF-8
+    (b'{"a":[1,2,]}', 'corrupted'),
+    (b'42', 'corrupted'),                                               # valid JSON, not an object
+]
+
+
+def test_edge_lines_get_the_standard_library_verdict(tmp_path, parser):
+    path = tmp_path / 'edge.jsonl'
+    path.write_bytes(b'\n'.join(line for line, dummy in EDGE_LINES) + b'\n')
+    f = al.analyze(str(path))
+    want_corrupted = [i + 1 for i, (dummy, verdict) in enumerate(EDGE_LINES) if verdict == 'corrupted']
+    assert f['corrupted']['lines'] == want_corrupted
+    assert f['blank_lines'] == sum(1 for dummy, verdict in EDGE_LINES if verdict == 'blank')
+    assert f['entries'] == sum(1 for dummy, verdict in EDGE_LINES if verdict == 'valid')
+    assert f['usage']['runs_by_tool'] == {'nan': 1, 'inf': 1, '\ud800': 1, 'lead': 1}
+    # json.loads reads NaN and 1e400 as numbers, so both lines count as timed
+    assert f['execution_time']['count'] == 2
+
+
+def test_parser_is_reported(log, parser):
+    f = al.analyze(log)
+    if parser == 'json':
+        assert f['parser'] == 'json'
+    else:
+        assert f['parser'] == 'orjson ' + orjson.__version__
+
+
+def test_verification_fail_matches_any_one_character(tmp_path):
+    """grep 'verification.fail': "." is one character, also a multi-byte one, never none."""
+    def line(ts, reason):
+        return entry(ts, 'tool.create', 'x', True, None, None, note=reason)
+    path = tmp_path / 'a.jsonl'
+    path.write_bytes(b'\n'.join([
+        line('2024-01-15T09:00:00.000Z', 'verification_fail'),
+        line('2024-01-15T09:01:00.000Z', 'verification\u3042fail'),
+        line('2024-01-15T09:02:00.000Z', 'verificationfail'),
+        line('2024-01-15T09:03:00.000Z', 'verification  fail'),
+    ]) + b'\n')
+    f = al.analyze(str(path))
+    assert [c['line'] for c in f['critical']['newest']] == [1, 2]
+    assert f['verification']['count'] == 4
