@@ -384,11 +384,14 @@ class _Acc(object):
 
     # -- the hot loop --------------------------------------------------------
 
-    def feed(self, data, line_no, final=False, bom=False):
-        """Scan the lines of the bytes ``data``; returns the number of the last line seen.
+    def feed(self, data, line_no, carry=b'', final=False, bom=False):
+        """Scan the lines of the bytes ``data``; returns (number of the last line seen, rest).
 
-        ``data`` holds complete lines (each ending with a newline) unless
-        ``final``: then it is the end of the file and may lack its newline.
+        ``carry`` is the start of the first line (the rest of the previous
+        chunk); joining it to the first line alone, not to the whole chunk, saves
+        copying the chunk. The rest is what follows the last newline: the start
+        of a line the next chunk completes. With ``final`` (the end of the file)
+        the rest is scanned as an unterminated last line and b'' is returned.
         ``bom``: ``data`` starts the file (a UTF-8 BOM there is ignored).
         """
         opts = self.opts
@@ -399,13 +402,28 @@ class _Acc(object):
         loads = orjson.loads if fast else None
         decode = bytes.decode
         scan = _SCAN
-        if bom and data.startswith(b'\xef\xbb\xbf'):
-            data = data[3:]
+        if bom:
+            if carry:
+                if carry.startswith(b'\xef\xbb\xbf'):
+                    carry = carry[3:]
+            elif data.startswith(b'\xef\xbb\xbf'):
+                data = data[3:]
         lines = data.split(b'\n')
-        unterminated = lines.pop()         # b'' when data ends with a newline
-        if unterminated:
-            lines.append(unterminated)
+        rest = lines.pop()         # b'' when data ends with a newline
+        unterminated = False
+        if final and rest:
+            lines.append(rest)
+            rest = b''
+            unterminated = True
         hits = _line_hits(data, line_no)
+        if carry and lines:
+            # a grep word may straddle the chunk boundary: search the joined line too
+            lines[0] = carry + lines[0]
+            first = _line_hits(lines[0], line_no)
+            if first:
+                hits = hits or {}
+                for number, flags in first.items():
+                    hits[number] = hits.get(number, 0) | flags
         combos = self.combos
         runs = self.runs
         run_ms = self.run_ms
@@ -549,7 +567,7 @@ class _Acc(object):
         self.outside += outside
         self.exec_invalid += exec_invalid
         self.top = top
-        return line_no
+        return line_no, rest
 
 
 HOURS_CAP = 50000
@@ -688,23 +706,20 @@ def _scan_task(task, opts):
                     data = data[cut + 1:]
                     if not data:
                         continue
-                buf = carry + data if carry else data
-                cut = buf.rfind(b'\n') + 1
-                if cut == 0:
-                    carry = buf
+                if data.find(b'\n') < 0:
+                    carry += data
                     if len(carry) > MAX_LINE:
                         line_no += 1
                         acc._corrupt(line_no)
                         carry = b''
                         skipping = True
                     continue
-                carry = buf[cut:]
-                line_no = acc.feed(buf[:cut], line_no, bom=start == 0 and line_no == 0)
+                line_no, carry = acc.feed(data, line_no, carry, bom=start == 0 and line_no == 0)
                 acc.compact()
     except (OSError, EOFError, zlib.error) as exc:
         error = '%s: %s' % (type(exc).__name__, exc)
     if carry:
-        line_no = acc.feed(carry, line_no, final=True, bom=start == 0 and line_no == 0)
+        line_no, carry = acc.feed(carry, line_no, final=True, bom=start == 0 and line_no == 0)
     elif skipping:
         acc.unterminated = acc.last_truncated = True
     acc.lines = line_no
