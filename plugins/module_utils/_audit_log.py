@@ -242,10 +242,10 @@ _NOT_JSON = object()
 
 
 def _loads_line(raw):
-    """``json.loads`` of one line (bytes), with its verdict: the value, or ValueError.
+    """``json.loads`` of one line (bytes): the value, or ValueError as json.loads would raise.
 
-    Inlined for speed: the C scanner parses the value in place and only
-    whitespace may follow it on the line.
+    The C scanner parses the value in place and only whitespace may follow it
+    on the line (the hot loop of ``_Acc.feed`` does the same inline).
     """
     text = raw.decode('utf-8')
     try:
@@ -354,6 +354,13 @@ class _Acc(object):
         d = self.create_days
         d[day] = d.get(day, 0) + 1
 
+    def _add_hour(self, hour, runs, other):
+        """Add the entries counted for one hour (None: undated) to run_dh and other_dh."""
+        if runs:
+            self.run_dh[hour] = self.run_dh.get(hour, 0) + runs
+        if other:
+            self.other_dh[hour] = self.other_dh.get(hour, 0) + other
+
     def _text_checks(self, raw, obj, action, tool, line_no, flags):
         """The runbook's greps on the raw line; ``flags`` from _line_hits."""
         if flags & 1:
@@ -429,8 +436,6 @@ class _Acc(object):
         run_ms = self.run_ms
         run_untimed = self.run_untimed
         ms_hist = self.ms_hist
-        run_dh = self.run_dh
-        other_dh = self.other_dh
         last_run = self.last_run
         top = self.top
         outside = exec_invalid = blank = undated_out = 0
@@ -494,18 +499,12 @@ class _Acc(object):
                     outside += 1
                     continue
                 if ts >= hour_hi or ts < hour_lo:
-                    if hour_runs:
-                        run_dh[hour] = run_dh.get(hour, 0) + hour_runs
-                    if hour_other:
-                        other_dh[hour] = other_dh.get(hour, 0) + hour_other
+                    self._add_hour(hour, hour_runs, hour_other)
                     hour_runs = hour_other = 0
                     hour = hour_lo = ts[:13]
                     hour_hi = hour + '\U0010ffff'
             elif hour is not None:
-                if hour_runs:
-                    run_dh[hour] = run_dh.get(hour, 0) + hour_runs
-                if hour_other:
-                    other_dh[hour] = other_dh.get(hour, 0) + hour_other
+                self._add_hour(hour, hour_runs, hour_other)
                 hour_runs = hour_other = 0
                 hour = None
                 hour_lo = hour_hi = ''
@@ -550,10 +549,7 @@ class _Acc(object):
                 run_untimed[tool] = run_untimed.get(tool, 0) + 1
             if hits and line_no in hits:
                 self._text_checks(raw, obj, action, tool, line_no, hits[line_no])
-        if hour_runs:
-            run_dh[hour] = run_dh.get(hour, 0) + hour_runs
-        if hour_other:
-            other_dh[hour] = other_dh.get(hour, 0) + hour_other
+        self._add_hour(hour, hour_runs, hour_other)
         line_no = first_line + len(lines)
         if final and unterminated:
             self.unterminated = True

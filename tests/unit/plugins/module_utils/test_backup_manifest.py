@@ -149,7 +149,10 @@ def test_prune_and_delete(tmp_path):
 
 
 KILLED_WRITER = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
+    # a job started in the background by a non-interactive shell inherits SIGINT ignored:
+    # restore Python's Ctrl-C handler so the SIGINT case tests what an operator's Ctrl-C does
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, %(collections)r)
     from ansible_collections.opskit.ops.plugins.module_utils._backup_manifest import add_item, complete_set, start_set
     path = start_set(%(root)r, "h1", "20250105T000000Z")
