@@ -1,13 +1,14 @@
 # Copyright (c) 2025, opskit maintainers (@opskit)
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Runbook 004 daily + weekly figures: opskit.ops.audit_log's logic vs the runbook's grep/jq/awk pipelines.
+"""Runbook 004 daily + weekly figures: the opskit.ops.audit_log module vs the runbook's grep/jq/awk pipelines.
 
 One run, side by side, on the same generated audit log (default 1,000,000
 lines, about 300 MB, made by bench/gen_audit_log.py with a fixed seed):
 
 1. the file is read once (page cache warm for both contenders);
-2. the module's logic computes every daily and weekly figure in ONE pass, in a
+2. the module (plugins/modules/audit_log.py, run as Ansible runs it on a host,
+   without the controller) computes every daily and weekly figure in ONE pass, in a
    subprocess (wall time, CPU time and peak RSS of that process and of the
    scanner processes it forks);
 3. bench/runbook004_pipelines.sh runs the runbook's own pipelines one after
@@ -44,28 +45,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LOG = os.path.join('.pi', 'logs', 'dynamic-tools-audit.jsonl')
 
+# Runs the module file itself, as Ansible does on a host (``python audit_log.py
+# args.json`` is how a module reads its arguments without the controller), in
+# this process, so that its wall time, CPU time and peak RSS are its own.
 CHILD = r'''
-import json, os, resource, sys, time
-sys.path.insert(0, sys.argv[1])
-from ansible_collections.opskit.ops.plugins.module_utils import _audit_log, _tool_registry
-base, out, workers, parser = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+import contextlib, io, json, resource, runpy, sys, time
+module, args_file, out = sys.argv[1], sys.argv[2], sys.argv[3]
 t0 = time.perf_counter()
-log = os.path.join(base, '.pi', 'logs', 'dynamic-tools-audit.jsonl')
-tools = os.path.join(base, '.pi', 'tools')
-defs = _tool_registry.load_definitions(tools)
-figures = _audit_log.analyze(log, window='all', tool_names=[d['name'] for d in defs['valid']], top=None,
-                             workers=workers, newest_errors=50, newest_critical=20, newest_verification=50,
-                             newest_warnings=50, parser=parser)
-figures['tools'] = {'count': defs['count'], 'corrupted': len(defs['corrupted'])}
-figures['disk'] = {'filesystem': _audit_log.filesystem_usage(os.path.dirname(log)),
-                   'logs_dir_bytes': _audit_log.tree_usage(os.path.dirname(log)),
-                   'tools_dir_bytes': _audit_log.tree_usage(tools)}
+sys.argv = [module, args_file]
+buf = io.StringIO()
+code = 0
+with contextlib.redirect_stdout(buf):
+    try:
+        runpy.run_path(module, run_name='__main__')
+    except SystemExit as exc:
+        code = exc.code or 0
 elapsed = time.perf_counter() - t0
-figures['_bench'] = {'inner_seconds': elapsed,
-                     'maxrss_self_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                     'maxrss_workers_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+result = json.loads(buf.getvalue())
+if code or result.get('failed'):
+    sys.exit('the module failed: %s' % result.get('msg'))
+result['_bench'] = {'inner_seconds': elapsed,
+                    'maxrss_self_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                    'maxrss_workers_kb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
 with open(out, 'w', encoding='utf-8') as fh:
-    json.dump(figures, fh, ensure_ascii=False)
+    json.dump(result, fh, ensure_ascii=False)
 '''
 
 
@@ -101,11 +104,39 @@ def children_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
+def module_pythonpath(python):
+    """PYTHONPATH for the module: the collection, and Ansible's module_utils when ``python`` lacks them.
+
+    Only the ``ansible`` package of this venv is added (through a directory
+    holding a link to it), so an interpreter without orjson stays without it.
+    """
+    paths = [os.path.join(ROOT, 'collections')]
+    probe = subprocess.run([python, '-c', 'import ansible.module_utils.basic'], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+    if probe.returncode != 0:
+        import ansible
+        link_dir = os.path.join('/tmp', 'opskit-bench-ansible-%d' % os.getuid())
+        os.makedirs(link_dir, exist_ok=True)
+        link = os.path.join(link_dir, 'ansible')
+        if not os.path.islink(link):
+            os.symlink(os.path.dirname(ansible.__file__), link)
+        paths.append(link_dir)
+    return os.pathsep.join(paths)
+
+
 def run_module(base, python, workers, out, parser='auto'):
+    args = {'ANSIBLE_MODULE_ARGS': {
+        'path': os.path.join(base, LOG), 'tools_dir': os.path.join(base, '.pi', 'tools'), 'window': 'all',
+        'top': 1000, 'newest_errors': 50, 'newest_critical': 20, 'newest_verification': 50, 'newest_warnings': 50,
+        'workers': workers, 'json_parser': parser}}
+    args_file = out + '.args.json'
+    with open(args_file, 'w', encoding='utf-8') as fh:
+        json.dump(args, fh)
+    env = dict(os.environ, PYTHONPATH=module_pythonpath(python))
     cpu0 = children_cpu()
     t0 = time.perf_counter()
-    subprocess.run([python, '-c', CHILD, os.path.join(ROOT, 'collections'), base, out, str(workers), parser],
-                   check=True)
+    subprocess.run([python, '-c', CHILD, os.path.join(ROOT, 'plugins', 'modules', 'audit_log.py'), args_file, out],
+                   env=env, check=True)
     wall = time.perf_counter() - t0
     cpu = children_cpu() - cpu0
     with open(out, encoding='utf-8') as fh:
@@ -277,7 +308,7 @@ def main(argv=None):
     ap.add_argument('--seed', type=int, default=4004)
     ap.add_argument('--workdir', default='/tmp/opskit-bench-audit')
     ap.add_argument('--dir', help='use an existing tree holding .pi/ (no generation)')
-    ap.add_argument('--python', default=sys.executable, help='interpreter for the module logic')
+    ap.add_argument('--python', default=sys.executable, help='interpreter for the module')
     ap.add_argument('--workers', type=int, default=0, help='scanner processes (0 = the module default)')
     ap.add_argument('--parser', default='auto', choices=('auto', 'json'),
                     help='auto: orjson when the interpreter has it (what the module does); json: the standard library')
@@ -306,9 +337,10 @@ def main(argv=None):
         alt = (alt_wall, alt_cpu)
         log('module (%s, parser json, %d scanner process(es)): %.2f s wall, %.2f s CPU'
             % (args.python, alt_fig['workers'], alt_wall, alt_cpu))
-        for key in ('_bench', 'parser', 'window'):
-            alt_fig.pop(key, None)
-        same = alt_fig == dict((k, v) for k, v in fig.items() if k not in ('_bench', 'parser', 'window'))
+        # (the clock, the arguments and the file system's free space move between the two runs)
+        skip = ('_bench', 'parser', 'window', 'invocation', 'disk')
+        same = (dict((k, v) for k, v in alt_fig.items() if k not in skip) ==
+                dict((k, v) for k, v in fig.items() if k not in skip))
         log('figures with orjson and with json alone: %s' % ('identical' if same else 'DIFFERENT'))
     p_wall, p_cpu, text, err = run_pipelines(base)
     log('runbook 004 pipelines: %.2f s wall, %.2f s CPU' % (p_wall, p_cpu))

@@ -128,6 +128,14 @@ options:
         RV(truncated_counters).
     type: int
     default: 10000
+  json_parser:
+    description:
+      - C(auto) parses with C(orjson) when the host has it, else with the standard library's C(json).
+      - C(json) always uses the standard library (to compare, or to rule the parser out when debugging).
+      - Either way the verdict on every line is the one of C(json.loads).
+    type: str
+    choices: [auto, json]
+    default: auto
   workers:
     description:
       - Processes that scan a large plain log in parallel (each byte is still read once). C(0) picks
@@ -388,7 +396,7 @@ def run_module(module):
             newest_verification=p['newest_verification'], newest_warnings=p['newest_warnings'],
             max_creates_per_day=p['max_creates_per_day'], max_failures_per_tool=p['max_failures_per_tool'],
             slow_ms=float(p['slow_tool_seconds']) * 1000.0, corrupted_lines_max=p['corrupted_lines_max'],
-            max_distinct=p['max_distinct'],
+            max_distinct=p['max_distinct'], parser=p['json_parser'],
         )
     except ValueError as exc:
         module.fail_json(msg=str(exc))
@@ -425,6 +433,7 @@ def main():
             slow_tool_seconds=dict(type='float', default=5.0),
             corrupted_lines_max=dict(type='int', default=1000),
             max_distinct=dict(type='int', default=10000),
+            json_parser=dict(type='str', default='auto', choices=['auto', 'json']),
             workers=dict(type='int', default=0),
         ),
         required_if=[('window', 'custom', ('since', 'until'), True)],

@@ -59,6 +59,23 @@ def test_audit_log_module(monkeypatch, pi):
     assert 'warnings' not in result
 
 
+def test_audit_log_module_json_parser_gives_the_same_figures(monkeypatch, pi):
+    args = {'path': str(pi / 'logs' / 'dynamic-tools-audit.jsonl'), 'now': '2024-03-01T00:00:00Z'}
+    fast, failed = run(monkeypatch, audit_log.main, args)
+    assert failed is False
+    assert fast['parser'].startswith('orjson ')
+    plain, failed = run(monkeypatch, audit_log.main, dict(args, json_parser='json'))
+    assert failed is False
+    assert plain['parser'] == 'json'
+    for result in (fast, plain):
+        for key in ('parser', 'invocation', 'disk'):
+            result.pop(key, None)
+    assert plain == fast
+    result, failed = run(monkeypatch, audit_log.main, dict(args, json_parser='simdjson'))
+    assert failed is True
+    assert 'json_parser' in result['msg']
+
+
 def test_audit_log_module_check_mode_and_bad_window(monkeypatch, pi):
     path = str(pi / 'logs' / 'dynamic-tools-audit.jsonl')
     result, failed = run(monkeypatch, audit_log.main, {'path': path}, check_mode=True)
