@@ -31,7 +31,9 @@ description:
     C(agent_app) role installs it on dynamic-tools hosts), about 1.5 times faster; without it the
     standard library's C(json) parses them. The verdict on a line is the same either way - whatever C(orjson)
     refuses is judged again by C(json) (C(NaN), numbers out of double range, lone surrogate escapes). Only
-    integers beyond 64 bits differ in value (C(orjson) reads them as floats). RV(parser) tells which one ran.
+    integers beyond 64 bits differ in value (C(orjson) reads them as floats), and a line nested 1,000 to 1,023
+    levels deep, which C(json) refuses with a recursion error, is valid to C(orjson). RV(parser) tells which one
+    ran.
   - Timestamps in the service's form C(YYYY-MM-DDTHH:MM:SS.mmmZ) are compared as strings (fixed width, UTC, so
     string order is time order). Other ISO 8601 forms (offsets, no fraction, naive = UTC) are parsed and
     normalised first. Entries whose timestamp cannot be parsed are reported in RV(undated) and left out of any
