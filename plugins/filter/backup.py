@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.opskit.ops.plugins.module_utils._backup_manifest import select_items
 from ansible_collections.opskit.ops.plugins.module_utils._backup_redis import parse_info, parse_keyspace
 
 
@@ -32,12 +33,7 @@ def backup_items(manifest, stores=None, services=None):
     """Items of a manifest, only of ``stores`` and of ``services`` (host-wide items always)."""
     if not isinstance(manifest, dict):
         raise AnsibleFilterError("backup_items: expected a manifest (dictionary)")
-    items = manifest.get("items", [])
-    if stores:
-        items = [i for i in items if i.get("store") in stores]
-    if services:
-        items = [i for i in items if i.get("service") is None or i.get("service") in services]
-    return items
+    return select_items(manifest, stores, services)
 
 
 def backup_pg_counts(rows, name_key="t", count_key="n"):

@@ -2,7 +2,7 @@
 # Copyright (c) 2025, opskit maintainers (@opskit)
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Shared helpers of opskit's backup modules: hashing, atomic writes, set names.
+"""Shared file helpers (hashing, fsync, atomic writes, set names) of opskit's backup, archive and registry code.
 
 Private to the collection (leading underscore); no Ansible imports so the
 helpers can be used by the benchmark and the unit tests as plain Python.

@@ -174,6 +174,7 @@ def load_manifest(set_path):
 
 
 def select_items(manifest, stores=None, services=None):
+    """Items of a manifest, only of ``stores`` and of ``services`` (host-wide items always)."""
     items = manifest.get("items", [])
     if stores:
         items = [i for i in items if i.get("store") in stores]

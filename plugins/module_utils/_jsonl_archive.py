@@ -60,6 +60,7 @@ import time
 import zlib
 
 from ansible_collections.opskit.ops.plugins.module_utils._audit_log import parse_ts, format_ts
+from ansible_collections.opskit.ops.plugins.module_utils._backup_common import fsync_dir, sha256_file
 
 _UTC = datetime.timezone.utc
 READ_SIZE = 1024 * 1024
@@ -130,16 +131,6 @@ class _TempFile(object):
         self.close()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
-
-
-def _fsync_dir(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -226,14 +217,6 @@ def verify_gzip(path):
             digest.update(block)
             lines += block.count(b'\n')
     return lines, digest.hexdigest()
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for block in iter(lambda: fh.read(READ_SIZE), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------
@@ -466,14 +449,14 @@ class Archiver(object):
                     self._own_like(final, st)
                     committed.append(final)
                     result['archive_path'] = final
-                    _fsync_dir(self.archive_dir)
+                    fsync_dir(self.archive_dir)
                 if quar is not None:
                     qname = os.path.join(self.quarantine_dir, '%s.quarantine-%s.txt' % (stem_of(self.path), self.stamp))
                     qfinal = _link_no_clobber(quar.path, qname, lambda: qname.replace('.txt', '-%d.txt' % time.time_ns()))
                     self._own_like(qfinal, st)
                     committed.append(qfinal)
                     result['quarantine_path'] = qfinal
-                    _fsync_dir(self.quarantine_dir)
+                    fsync_dir(self.quarantine_dir)
                 os.rename(live.path, self.path)
             except BaseException:
                 for path in committed:     # the live log still holds these lines: undo
@@ -481,7 +464,7 @@ class Archiver(object):
                         os.unlink(path)
                 raise
             self.temps = [t for t in self.temps if t is not live and t is not arch_raw and t is not quar]
-            _fsync_dir(self.log_dir)
+            fsync_dir(self.log_dir)
 
         # 7. late appends to the old file by descriptors opened before the rename
         result['late_bytes'] = self._settle(live_fd, copied)
@@ -534,7 +517,7 @@ class Archiver(object):
                 if not self.check_mode:
                     os.unlink(path)
         if removed and not self.check_mode:
-            _fsync_dir(self.archive_dir)
+            fsync_dir(self.archive_dir)
         return removed
 
 

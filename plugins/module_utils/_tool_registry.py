@@ -30,13 +30,14 @@ import contextlib
 import datetime
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
 import uuid
+
+from ansible_collections.opskit.ops.plugins.module_utils._backup_common import fsync_dir, sha256_file
 
 _UTC = datetime.timezone.utc
 BACKUP_DIR_RE = re.compile(r'^(?:tools-)?(\d{8})(?:[-_T]?(\d{4,6}))?$')
@@ -268,27 +269,6 @@ def service_lock(lock_file):
         os.close(fd)
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for block in iter(lambda: fh.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _copy_stat_owner(src_stat, path):
     os.chmod(path, src_stat.st_mode & 0o7777)
     if os.geteuid() == 0:
@@ -319,7 +299,7 @@ def copy_verified(src, dst_dir, dst_name=None, like=None):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(dst_dir)
+    fsync_dir(dst_dir)
     return dst
 
 
@@ -362,7 +342,7 @@ def quarantine_link(path, quarantine_dir, stamp):
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
             raise
         copy_verified(path, quarantine_dir, os.path.basename(dst))
-    _fsync_dir(quarantine_dir)
+    fsync_dir(quarantine_dir)
     return dst
 
 
@@ -474,7 +454,7 @@ class Registry(object):
                     os.rename(staged, path)      # atomic: the service sees the old or the restored file
                 else:
                     os.unlink(path)              # the quarantine keeps the bytes
-                _fsync_dir(self.tools_dir)
+                fsync_dir(self.tools_dir)
                 data = read_definition(path)[0] if staged else None
                 append_audit(self.audit_log, 'tool.restore' if staged else 'tool.quarantine',
                              data.get('id') if data else None, data.get('name') if data else None,
@@ -556,7 +536,7 @@ class Registry(object):
                         backup = copy_verified(path, target)
                     record['backup'] = backup
                     os.unlink(path)
-                    _fsync_dir(self.tools_dir)
+                    fsync_dir(self.tools_dir)
                     append_audit(self.audit_log, 'tool.delete', cand['id'], cand['name'],
                                  {'reason': ', '.join(cand['reasons']), 'backup': backup,
                                   'file': cand['file'], 'safetyScore': cand['safety_score']}, now=self.now)

@@ -7,7 +7,9 @@ Every test here is marked `integration`.
 import json
 import os
 import shutil
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -36,7 +38,7 @@ def _secrets():
         with open(path) as fh:
             for line in fh:
                 key, _unused, value = line.strip().partition("=")
-                if key:
+                if key and not key.startswith("#"):
                     env[key] = value
     return env
 
@@ -129,3 +131,51 @@ def local_hosts():
             missing.append(name)
     assert not missing, "local hosts not running: %s (run `make hosts deploy`)" % ", ".join(missing)
     return dict(LOCAL_HOSTS)
+
+
+# Azurite's documented development account (public, not a secret).
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def _azurite_binary():
+    for candidate in (os.environ.get("OPSKIT_AZURITE_BLOB"),
+                      os.path.join(ROOT, ".cache", "azurite", "node_modules", ".bin", "azurite-blob"),
+                      shutil.which("azurite-blob")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory):
+    binary = _azurite_binary()
+    if binary is None:
+        pytest.skip("Azurite not installed (npm install --prefix .cache/azurite azurite)")
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("azurite")
+    proc = subprocess.Popen([binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir),
+                             "--skipApiVersionCheck", "--silent"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail("azurite exited: %s" % proc.stderr.read().decode())
+            time.sleep(0.2)
+    yield ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
+           "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (DEV_KEY, port))
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

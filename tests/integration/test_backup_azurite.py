@@ -7,12 +7,9 @@ and restore roles do on the controller.
 """
 import json
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -34,54 +31,6 @@ from ansible_collections.opskit.ops.plugins.module_utils._backup_manifest import
     start_set,
 )
 from ansible_collections.opskit.ops.plugins.module_utils._backup_sqlite import online_backup  # noqa: E402
-
-# Azurite's documented development account (public, not a secret).
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
-
-def _azurite_binary():
-    for candidate in (os.environ.get("OPSKIT_AZURITE_BLOB"),
-                      os.path.join(ROOT, ".cache", "azurite", "node_modules", ".bin", "azurite-blob"),
-                      shutil.which("azurite-blob")):
-        if candidate and os.path.exists(candidate):
-            return candidate
-    return None
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory):
-    binary = _azurite_binary()
-    if binary is None:
-        pytest.skip("Azurite not installed (npm install --prefix .cache/azurite azurite)")
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("azurite")
-    proc = subprocess.Popen([binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir),
-                             "--skipApiVersionCheck", "--silent"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("azurite exited: %s" % proc.stderr.read().decode())
-            time.sleep(0.2)
-    yield ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
-           "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (DEV_KEY, port))
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
 
 def make_backup_set(root, host, name, rows=300):
     src = os.path.join(str(root), "live-%s.db" % name)

@@ -42,31 +42,16 @@ SETS = "/var/backups/opskit"
 
 # --------------------------------------------------------------------------- helpers
 
-def _secrets_env():
-    env = {}
-    path = os.path.join(ROOT, ".cache", "secrets.env")
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                if "=" in line and not line.startswith("#"):
-                    key, _sep, value = line.strip().partition("=")
-                    env[key] = value
-    return env
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, opskit_env):
     for host in SERVICE:
         state = subprocess.run(["docker", "exec", host, "systemctl", "is-active", SERVICE[host]],
                                capture_output=True, text=True, check=False)
         if state.stdout.strip() != "active":
             pytest.skip("%s does not run %s: deploy the local hosts first (make demo)" % (host, SERVICE[host]))
-    out = dict(os.environ)
-    out.update(_secrets_env())
+    out = dict(opskit_env)
     out.setdefault("OPSKIT_BACKUP_VAULT_PASSWORD", secrets.token_hex(16))
     out["OPSKIT_BACKUP_CONTROLLER_DIR"] = str(tmp_path_factory.mktemp("controller-backups"))
-    out["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
-    out["ANSIBLE_FORCE_COLOR"] = "0"
     return out
 
 
@@ -337,35 +322,17 @@ def test_restore_drill_reports_every_check_and_leaves_production_alone(env, tmp_
     assert "discord_agent_drill" not in sh(MULTI, "su postgres -c 'psql -lqt'")
 
 
-def test_backup_to_azurite_and_restore_from_it(env, tmp_path):
-    from test_backup_azurite import _azurite_binary, _free_port, DEV_KEY
-    binary = _azurite_binary()
-    if binary is None:
-        pytest.skip("Azurite not installed")
-    port = _free_port()
-    azurite = subprocess.Popen([binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(tmp_path),
-                                "--skipApiVersionCheck", "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(3)
-        run_env = dict(env, OPSKIT_AZURE_STORAGE_CONNECTION_STRING=(
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=%s;"
-            "BlobEndpoint=http://127.0.0.1:%d/devstoreaccount1;" % (DEV_KEY, port)))
-        threads = write_turns(EL_BOT, "bk-az-%s" % uuid.uuid4().hex[:6], 3)
-        before = snapshot(EL_BOT, threads)
-        proc = playbook(run_env, "backup.yml", "--limit", EL_BOT, "-e", "backup_azure_enabled=true")
-        assert proc.returncode == 0, proc.stdout[-4000:]
-        sh(EL_BOT, "systemctl stop el-bot && rm -f /var/lib/el-bot/data/el_sessions.db* && systemctl start el-bot")
-        time.sleep(3)
-        assert api(EL_BOT, "GET", "/api/v1/sessions/%s" % threads[0])[0] == 404
-        proc = playbook(run_env, "restore.yml", "-e", "restore_hosts=%s" % EL_BOT, "-e", "restore_source=azure",
-                        "-e", '{"restore_stores": ["sqlite"]}', "-e", "restore_controller_dir=%s" % (tmp_path / "dl"),
-                        "-e", "restore_keep_aside=false")
-        assert proc.returncode == 0, proc.stdout[-6000:]
-        assert snapshot(EL_BOT, threads) == before
-    finally:
-        azurite.terminate()
-        try:
-            azurite.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            azurite.kill()
-            azurite.wait(timeout=10)
+def test_backup_to_azurite_and_restore_from_it(env, tmp_path, azurite):
+    run_env = dict(env, OPSKIT_AZURE_STORAGE_CONNECTION_STRING=azurite)
+    threads = write_turns(EL_BOT, "bk-az-%s" % uuid.uuid4().hex[:6], 3)
+    before = snapshot(EL_BOT, threads)
+    proc = playbook(run_env, "backup.yml", "--limit", EL_BOT, "-e", "backup_azure_enabled=true")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    sh(EL_BOT, "systemctl stop el-bot && rm -f /var/lib/el-bot/data/el_sessions.db* && systemctl start el-bot")
+    time.sleep(3)
+    assert api(EL_BOT, "GET", "/api/v1/sessions/%s" % threads[0])[0] == 404
+    proc = playbook(run_env, "restore.yml", "-e", "restore_hosts=%s" % EL_BOT, "-e", "restore_source=azure",
+                    "-e", '{"restore_stores": ["sqlite"]}', "-e", "restore_controller_dir=%s" % (tmp_path / "dl"),
+                    "-e", "restore_keep_aside=false")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert snapshot(EL_BOT, threads) == before

@@ -74,16 +74,20 @@ def test_pg_toc():
     assert toc["entries"] == 5
 
 
+# A plain-format pg_dump: two tables, one empty, an escaped newline in a row, a quoted name.
+DUMP_LINES = [
+    "SET statement_timeout = 0;\n",
+    "COPY public.memories (id, embedding, body) FROM stdin;\n",
+    "1\t[0.1,0.2,0.3]\tline one\\nstill one\n",
+    "2\t[0.4,0.5,0.6]\ttwo\n",
+    "\\.\n",
+    'COPY public."Weird ""Name""" (id) FROM stdin;\n',
+    "\\.\n",
+]
+
+
 def test_copy_row_counts():
-    stream = [
-        "SET statement_timeout = 0;\n",
-        "COPY public.memories (id, embedding, body) FROM stdin;\n",
-        "1\t[0.1,0.2,0.3]\tline one\\nstill one\n",
-        "2\t[0.4,0.5,0.6]\ttwo\n",
-        "\\.\n",
-        'COPY public."Weird ""Name""" (id) FROM stdin;\n',
-        "\\.\n",
-    ]
+    stream = list(DUMP_LINES)
     assert count_copy_rows(stream) == {"public.memories": 2, 'public.Weird "Name"': 0}
     with pytest.raises(ValueError, match="truncated"):
         count_copy_rows(stream[:3])
@@ -91,15 +95,7 @@ def test_copy_row_counts():
 
 
 def test_awk_summary_counts_like_the_python_counter():
-    stream = "".join([
-        "SET statement_timeout = 0;\n",
-        "COPY public.memories (id, embedding, body) FROM stdin;\n",
-        "1\t[0.1,0.2,0.3]\tline one\\nstill one\n",
-        "2\t[0.4,0.5,0.6]\ttwo\n",
-        "\\.\n",
-        'COPY public."Weird ""Name""" (id) FROM stdin;\n',
-        "\\.\n",
-    ])
+    stream = "".join(DUMP_LINES)
     out = subprocess.run(["awk", AWK_COUNT], input=stream, capture_output=True, text=True, check=True).stdout
     assert parse_copy_summary(out) == count_copy_rows(stream.splitlines(True)) == {
         "public.memories": 2, 'public.Weird "Name"': 0}
