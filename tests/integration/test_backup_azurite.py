@@ -32,6 +32,7 @@ from ansible_collections.opskit.ops.plugins.module_utils._backup_manifest import
 )
 from ansible_collections.opskit.ops.plugins.module_utils._backup_sqlite import online_backup  # noqa: E402
 
+
 def make_backup_set(root, host, name, rows=300):
     src = os.path.join(str(root), "live-%s.db" % name)
     conn = sqlite3.connect(src)
