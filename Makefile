@@ -7,6 +7,7 @@ ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export OPSKIT_WORK_DIR := $(ROOT)
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 SECRETS := $(ROOT)/.cache/secrets.env
