@@ -18,7 +18,7 @@ and prints both wall times (whole ansible-playbook runs, start-up included)
 and the ratio. Target: (a) at least 10x faster. With --probes5 a third,
 informational run times http_check with its default of 5 probes per endpoint.
 
-Run from anywhere:  /work/main/.venv/bin/python bench/http_check_vs_uri.py
+Run from the repository root:  .venv/bin/python bench/http_check_vs_uri.py
 Options: --endpoints N (default 100), --probes5.
 """
 
