@@ -43,7 +43,16 @@ DEFAULTS = {
     'workers': 1,
     'trace': False,
     'dynamic_tools': False,
+    # Scaling on the host (runbooks 001, 002, 003): instances of the service,
+    # each on its own port (port, port + 1, ...), optionally behind HAProxy.
+    'instances': 1,
+    'min_instances': 1,
+    'max_instances': None,
+    'balancer_port': 0,
 }
+
+MAX_INSTANCES = 32
+HAPROXY_SOCKET = '/run/haproxy/admin.sock'
 
 # Where things live on a host; a test inventory may move the roots.
 DEFAULT_ROOTS = {
@@ -136,7 +145,19 @@ def _normalize_entry(index, entry):
         'workers': _as_int(label + '.workers', entry.get('workers', 1), 1, 64),
         'trace': _as_bool(label + '.trace', entry.get('trace', False)),
         'dynamic_tools': _as_bool(label + '.dynamic_tools', entry.get('dynamic_tools', False)),
+        'instances': _as_int(label + '.instances', entry.get('instances', 1), 1, MAX_INSTANCES),
+        'min_instances': _as_int(label + '.min_instances', entry.get('min_instances', 1), 1, MAX_INSTANCES),
+        'balancer_port': _as_int(label + '.balancer_port', entry.get('balancer_port') or 0, 0, 65535),
     }
+    max_instances = entry.get('max_instances')
+    svc['max_instances'] = (svc['instances'] if max_instances in (None, '')
+                            else _as_int(label + '.max_instances', max_instances, 1, MAX_INSTANCES))
+    if not svc['min_instances'] <= svc['instances'] <= svc['max_instances']:
+        raise ServiceModelError('%s.instances: expected min_instances <= instances <= max_instances, got %d <= %d <= %d'
+                                % (label, svc['min_instances'], svc['instances'], svc['max_instances']))
+    if svc['max_instances'] + svc['port'] - 1 > 65535:
+        raise ServiceModelError('%s.max_instances: ports %d-%d go beyond 65535'
+                                % (label, svc['port'], svc['port'] + svc['max_instances'] - 1))
     if svc['runbook'] and svc['runbook'] not in RUNBOOKS:
         raise ServiceModelError('%s.runbook: expected one of %s, got %r' % (label, ', '.join(RUNBOOKS), svc['runbook']))
     if not isinstance(svc['user'], str) or not NAME_RE.match(svc['user']):
@@ -175,6 +196,48 @@ def _paths(svc, store_owner, roots):
     return paths
 
 
+def _instance(svc, index, address):
+    """Instance ``index`` (1-based) of a service.
+
+    Instance 1 is the service's own unit (``<name>.service``, port, release
+    link ``current``, log file): a service that never scales looks exactly as
+    before. Instances 2..n run from the template unit ``<name>@.service`` as
+    ``<name>@<index>.service`` on ``port + index - 1``, each with its own
+    release link (so a rolling update switches one instance at a time) and
+    log file. All instances share the environment file, the store and the
+    state directory (the fault switch and the fallback state are the
+    service's, not one process's); each has an instance environment file
+    (its port, log file, workers) read after the shared one.
+    """
+    join = posixpath.join
+    paths = svc['paths']
+    port = svc['port'] + index - 1
+    base = 'http://%s:%d' % (address, port)
+    first = index == 1
+    return {
+        'index': index,
+        'name': svc['name'] if first else '%s@%d' % (svc['name'], index),
+        'unit': svc['unit'] if first else '%s@%d.service' % (svc['name'], index),
+        'port': port,
+        'server': '%s-%d' % (svc['name'], index),
+        'current_link': join(paths['install_dir'], 'current' if first else 'current@%d' % index),
+        'env_file': join(paths['config_dir'], 'instance-%d.env' % index),
+        'log_file': paths['log_file'] if first else join(paths['log_dir'], 'agent@%d.log' % index),
+        'urls': {'base': base, 'health': base + '/health', 'metrics': base + '/metrics'},
+    }
+
+
+def _balancer(svc, address):
+    base = 'http://%s:%d' % (address, svc['balancer_port'])
+    return {
+        'port': svc['balancer_port'],
+        'frontend': svc['name'],
+        'backend': svc['name'],
+        'socket': HAPROXY_SOCKET,
+        'urls': {'base': base, 'health': base + '/health'},
+    }
+
+
 def service_model(services, address='127.0.0.1', roots=None, host=None):
     """Normalize one host's ``opskit_services``.
 
@@ -197,11 +260,18 @@ def service_model(services, address='127.0.0.1', roots=None, host=None):
     for svc in normalized:
         if svc['name'] in by_name:
             raise ServiceModelError('opskit_services[%s]: the name is used twice on this host' % svc['name'])
-        if svc['port'] in ports:
-            raise ServiceModelError('opskit_services[%s].port: port %d is already used by %s'
-                                    % (svc['name'], svc['port'], ports[svc['port']]))
         by_name[svc['name']] = svc
-        ports[svc['port']] = svc['name']
+        # Every port an instance may take (up to max_instances) and the balancer's.
+        wanted = [('port', svc['port'] + offset, '' if not offset else ' (instance %d)' % (offset + 1))
+                  for offset in range(svc['max_instances'])]
+        if svc['balancer_port']:
+            wanted.append(('balancer_port', svc['balancer_port'], ' (balancer)'))
+        for key, port, what in wanted:
+            if port in ports:
+                raise ServiceModelError('opskit_services[%s].%s: port %d%s is already used by %s (instances take '
+                                        'port .. port + max_instances - 1)'
+                                        % (svc['name'], key, port, what, ports[port]))
+            ports[port] = svc['name'] + what
 
     for svc in normalized:
         owner = svc['shares_store_of']
@@ -229,6 +299,10 @@ def service_model(services, address='127.0.0.1', roots=None, host=None):
         base = 'http://%s:%d' % (address, svc['port'])
         svc['urls'] = {'base': base, 'health': base + '/health', 'metrics': base + '/metrics'}
         svc['shared_by'] = []
+        svc['paths']['scale_file'] = posixpath.join(svc['paths']['config_dir'], 'scale.json')
+        svc['instance_slots'] = [_instance(svc, index, address) for index in range(1, svc['max_instances'] + 1)]
+        svc['instance_list'] = svc['instance_slots'][:svc['instances']]
+        svc['balancer'] = _balancer(svc, address) if svc['balancer_port'] else None
 
     for svc in normalized:
         if svc['shares_store_of']:
