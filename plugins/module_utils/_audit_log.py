@@ -86,7 +86,9 @@ def format_ts(dt):
     """Canonical form of an aware or naive (= UTC) datetime: ``2024-01-15T10:30:00.000Z``."""
     if dt.tzinfo is not None:
         dt = dt.astimezone(_UTC)
-    return dt.strftime('%Y-%m-%dT%H:%M:%S') + '.%03dZ' % (dt.microsecond // 1000)
+    # not strftime: its %Y does not zero-pad years before 1000, and the form must keep its width to sort
+    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second,
+                                                   dt.microsecond // 1000)
 
 
 _ISO_LOOSE = re.compile(r'^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|z|[+-]\d{2}:?\d{2})?$')
@@ -106,11 +108,13 @@ def parse_ts(value):
     # fromisoformat (3.11) takes any fraction length, offsets with or without colon.
     try:
         dt = datetime.datetime.fromisoformat(text)
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=_UTC)
+        return format_ts(dt)
+    except (ValueError, OverflowError):
+        # not a date (month 13, year 0), or its UTC form falls outside years 1-9999
+        # (0001-01-01T00:00:00+01:00): undatable, like any other timestamp that cannot be read
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=_UTC)
-    return format_ts(dt)
 
 
 _CANON = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
@@ -159,15 +163,21 @@ def resolve_window(window='all', since=None, until=None, now=None):
     else:
         canon = parse_ts(now)
         if canon is None:
-            raise ValueError('now: not an ISO 8601 timestamp: %r' % (now,))
-        now_dt = datetime.datetime.strptime(canon, '%Y-%m-%dT%H:%M:%S.%fZ').replace(tzinfo=_UTC)
+            raise ValueError('now: not an ISO 8601 timestamp (years 1-9999 in UTC): %r' % (now,))
+        try:
+            now_dt = datetime.datetime.strptime(canon, '%Y-%m-%dT%H:%M:%S.%fZ').replace(tzinfo=_UTC)
+        except ValueError:
+            raise ValueError('now: not a valid date and time: %r' % (now,))
     now_s = format_ts(now_dt)
     if window == 'all':
         return None, None, now_s
-    if window == 'last_24h':
-        return format_ts(now_dt - datetime.timedelta(hours=24)), None, now_s
-    if window == 'last_7d':
-        return format_ts(now_dt - datetime.timedelta(days=7)), None, now_s
+    if window in ('last_24h', 'last_7d'):
+        try:
+            start = now_dt - (datetime.timedelta(hours=24) if window == 'last_24h' else datetime.timedelta(days=7))
+        except OverflowError:
+            # the window starts before 0001-01-01: every dated entry up to now is in it
+            start = datetime.datetime.min.replace(tzinfo=_UTC)
+        return format_ts(start), None, now_s
     out = []
     for label, value in (('since', since), ('until', until)):
         if value in (None, ''):
@@ -175,7 +185,7 @@ def resolve_window(window='all', since=None, until=None, now=None):
             continue
         canon = parse_ts(value)
         if canon is None:
-            raise ValueError('%s: not an ISO 8601 timestamp: %r' % (label, value))
+            raise ValueError('%s: not an ISO 8601 timestamp (years 1-9999 in UTC): %r' % (label, value))
         out.append(canon)
     if out[0] is None and out[1] is None:
         raise ValueError('window custom needs since and/or until')

@@ -225,7 +225,11 @@ def verify_gzip(path):
 
 def cutoff_for(now, days):
     """Start (00:00 UTC) of the day ``days`` days before ``now``: entries before it are archived."""
-    day = (now.astimezone(_UTC) - datetime.timedelta(days=days)).date()
+    try:
+        day = (now.astimezone(_UTC) - datetime.timedelta(days=days)).date()
+    except OverflowError:
+        # before 0001-01-01: no entry is that old, nothing is archived
+        return datetime.datetime.min.replace(tzinfo=_UTC)
     return datetime.datetime(day.year, day.month, day.day, tzinfo=_UTC)
 
 
@@ -248,7 +252,7 @@ class Archiver(object):
         self.compresslevel = compresslevel
         self.cutoff_dt = cutoff_for(self.now, days)
         self.cutoff = format_ts(self.cutoff_dt)
-        self.stamp = self.now.strftime('%Y%m%dT%H%M%SZ')
+        self.stamp = '%04d%s' % (self.now.year, self.now.strftime('%m%dT%H%M%SZ'))
         self.temps = []
 
     # -- helpers ------------------------------------------------------------
@@ -438,11 +442,15 @@ class Archiver(object):
             os.fchmod(live.fd, st.st_mode & 0o7777)
             live.close()
 
+            # the live log must still be the file read, at least as long as read: a log
+            # replaced (rotated) or truncated meanwhile is left alone, nothing is committed
+            self._check_unchanged(live_fd, st, copied)
+
             # 6. commit: archive, quarantine, then the live log
             committed = []
             try:
                 if arch is not None:
-                    day = self.cutoff_dt.strftime('%Y%m%d')
+                    day = '%04d%02d%02d' % (self.cutoff_dt.year, self.cutoff_dt.month, self.cutoff_dt.day)
                     final = _free_archive_name(self.path, self.archive_dir, day)
                     final = _link_no_clobber(arch_raw.path, final,
                                              lambda: _free_archive_name(self.path, self.archive_dir, day))
@@ -469,6 +477,17 @@ class Archiver(object):
         # 7. late appends to the old file by descriptors opened before the rename
         result['late_bytes'] = self._settle(live_fd, copied)
         result['tail_bytes'] += result['late_bytes']
+
+    def _check_unchanged(self, live_fd, st, copied):
+        try:
+            now_st = os.stat(self.path)
+        except OSError as exc:
+            raise ArchiveError('%s disappeared while it was archived (%s); nothing changed'
+                               % (self.path, exc.strerror))
+        if (now_st.st_dev, now_st.st_ino) != (st.st_dev, st.st_ino):
+            raise ArchiveError('%s was replaced while it was archived; nothing changed, run again' % self.path)
+        if os.fstat(live_fd).st_size < copied:
+            raise ArchiveError('%s was truncated while it was archived; nothing changed, run again' % self.path)
 
     def _settle(self, old_fd, copied):
         late = 0
@@ -508,7 +527,11 @@ class Archiver(object):
         archives = list_archives(self.path, self.archive_dir)
         if len(archives) < 2:
             return []
-        limit = (self.now - datetime.timedelta(days=self.retention_days)).strftime('%Y%m%d')
+        try:
+            moment = self.now - datetime.timedelta(days=self.retention_days)
+        except OverflowError:
+            return []   # the limit is before 0001-01-01: no archive is that old
+        limit = '%04d%02d%02d' % (moment.year, moment.month, moment.day)
         newest = archives[-1][0]
         removed = []
         for day, dummy, path in archives:

@@ -31,6 +31,7 @@ import datetime
 import errno
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -50,7 +51,12 @@ def utcnow():
 
 def iso_ms(moment):
     moment = moment.astimezone(_UTC)
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (moment.microsecond // 1000)
+    return '%s.%03dZ' % (_fmt(moment, '%Y-%m-%dT%H:%M:%S'), moment.microsecond // 1000)
+
+
+def _fmt(moment, form):
+    """strftime with the year always four digits (glibc's %Y does not pad years before 1000)."""
+    return moment.strftime(form.replace('%Y', '%04d' % moment.year))
 
 
 def parse_time(value):
@@ -62,26 +68,97 @@ def parse_time(value):
         text = text[:-1] + '+00:00'
     try:
         moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_UTC)
+        return moment.astimezone(_UTC)
+    except (ValueError, OverflowError):
+        # not a date, or its UTC form falls outside years 1-9999 (0001-01-01T00:00:00+01:00)
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_UTC)
-    return moment.astimezone(_UTC)
+
+
+_MIN = datetime.datetime.min.replace(tzinfo=_UTC)
+_MAX = datetime.datetime.max.replace(tzinfo=_UTC)
+
+
+def days_before(moment, days):
+    """``moment - days`` clamped to the calendar (0001-01-01 for a limit before it)."""
+    try:
+        return moment - datetime.timedelta(days=days)
+    except OverflowError:
+        return _MIN if days > 0 else _MAX
+
+
+def from_mtime(mtime):
+    """Aware datetime of a file time; a time outside the calendar is clamped to its edge."""
+    try:
+        return datetime.datetime.fromtimestamp(mtime, _UTC)
+    except (OverflowError, OSError, ValueError):
+        return _MIN if mtime < 0 else _MAX
+
+
+def compile_pattern(pattern):
+    """The compiled file name pattern (anchored at both ends); ValueError naming the option when invalid."""
+    try:
+        return re.compile('(?:%s)\\Z' % pattern)
+    except (re.error, RecursionError, OverflowError) as exc:
+        raise ValueError('pattern: not a valid regular expression %r: %s' % (pattern, exc))
 
 
 # ---------------------------------------------------------------------------
 # reading
 
 
-def definition_files(tools_dir, pattern=r'.*\.json'):
-    """Definition files directly in ``tools_dir`` (not hidden, not in sub-directories), sorted."""
-    regex = re.compile(pattern + r'\Z')
+def list_definitions(tools_dir, pattern=r'.*\.json'):
+    """(files, skipped) for the names in ``tools_dir`` that match ``pattern`` (not hidden), sorted.
+
+    Like the service (``glob`` + ``os.path.isfile``) a symbolic link to a file
+    counts as a definition. What matches but is no file - a directory, a
+    dangling link, a socket - is returned in ``skipped`` with the reason, never
+    dropped silently. A missing ``tools_dir`` gives ([], []); one that cannot be
+    listed raises OSError.
+    """
+    regex = compile_pattern(pattern)
     try:
         entries = list(os.scandir(tools_dir))
+    except FileNotFoundError:
+        return [], []
+    files, skipped = [], []
+    for entry in entries:
+        if entry.name.startswith('.') or not regex.match(entry.name):
+            continue
+        try:
+            is_file = entry.is_file()
+            is_link = entry.is_symlink()
+        except OSError as exc:
+            skipped.append({'path': entry.path, 'file': entry.name, 'reason': 'unreadable: %s' % exc.strerror})
+            continue
+        if is_file:
+            files.append(entry.path)
+        elif is_link:
+            skipped.append({'path': entry.path, 'file': entry.name,
+                            'reason': 'symbolic link to a missing file or a non-file: %s' % _readlink(entry.path)})
+        elif entry.is_dir(follow_symlinks=False):
+            skipped.append({'path': entry.path, 'file': entry.name, 'reason': 'a directory, not a file'})
+        else:
+            skipped.append({'path': entry.path, 'file': entry.name, 'reason': 'not a regular file'})
+    files.sort()
+    skipped.sort(key=lambda item: item['file'])
+    return files, skipped
+
+
+def _readlink(path):
+    try:
+        return os.readlink(path)
+    except OSError as exc:
+        return '<%s>' % exc.strerror
+
+
+def definition_files(tools_dir, pattern=r'.*\.json'):
+    """Definition files directly in ``tools_dir`` (not hidden, not in sub-directories; links followed), sorted."""
+    try:
+        return list_definitions(tools_dir, pattern)[0]
     except OSError:
         return []
-    return sorted(e.path for e in entries
-                  if not e.name.startswith('.') and regex.match(e.name) and e.is_file(follow_symlinks=False))
 
 
 def read_definition(path):
@@ -93,10 +170,12 @@ def read_definition(path):
         return None, 'unreadable: %s' % exc.strerror
     try:
         data = json.loads(raw.decode('utf-8'))
-    except UnicodeDecodeError:
-        return None, 'not UTF-8 text'
+    except UnicodeDecodeError as exc:
+        return None, 'not UTF-8 text (byte %d)' % exc.start
     except ValueError as exc:
         return None, 'invalid JSON: %s' % exc
+    except RecursionError:
+        return None, 'invalid JSON: nested too deeply to parse'
     if not isinstance(data, dict):
         return None, 'not a JSON object'
     if not isinstance(data.get('name'), str) or not data.get('name'):
@@ -114,23 +193,40 @@ def get_path(data, dotted):
 
 
 def load_definitions(tools_dir, pattern=r'.*\.json', score_key='safetyScore'):
-    """Every definition file of ``tools_dir``, valid or corrupted."""
+    """Every definition file of ``tools_dir``: valid, corrupted, or skipped (with the reason).
+
+    ``count`` is every name that matches (the runbook's ``ls *.json | wc -l``),
+    so count == valid + corrupted + skipped. ``symlinks``: the definitions that
+    are symbolic links (followed, like the service does). A file that cannot be
+    read (permission denied) or vanishes while it is read is *skipped*, not
+    corrupted: nothing is known about its content, so repair never touches it.
+    Raises OSError when ``tools_dir`` exists but cannot be listed.
+    """
+    files, skipped = list_definitions(tools_dir, pattern)
     out = {'dir': tools_dir, 'exists': os.path.isdir(tools_dir), 'valid': [], 'corrupted': [], 'count': 0,
-           'bytes': 0}
-    for path in definition_files(tools_dir, pattern):
-        out['count'] += 1
+           'bytes': 0, 'skipped': list(skipped), 'symlinks': []}
+    out['count'] = len(files) + len(skipped)
+    for path in files:
+        if os.path.islink(path):
+            out['symlinks'].append({'file': os.path.basename(path), 'target': os.path.realpath(path)})
         try:
             st = os.stat(path)
-        except OSError:
+        except OSError as exc:
+            out['skipped'].append({'path': path, 'file': os.path.basename(path),
+                                   'reason': 'vanished or unreadable while read: %s' % exc.strerror})
             continue
         out['bytes'] += st.st_size
         data, error = read_definition(path)
+        if error and error.startswith('unreadable'):
+            out['skipped'].append({'path': path, 'file': os.path.basename(path), 'reason': error})
+            continue
         if error:
             out['corrupted'].append({'path': path, 'file': os.path.basename(path), 'error': error,
                                      'size': st.st_size})
             continue
         score = get_path(data, score_key)
-        if isinstance(score, bool) or not isinstance(score, (int, float)):
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            # a string, a boolean, 1e400 (inf) or NaN: no score (never "low safety" by accident)
             score = None
         out['valid'].append({
             'path': path,
@@ -180,7 +276,9 @@ def restore_candidates(file_name, tools_dir, backup_dir):
             out.append((key, candidate))
     bak = os.path.join(tools_dir, file_name + '.bak')
     if os.path.isfile(bak):
-        stamp = datetime.datetime.fromtimestamp(os.stat(bak).st_mtime, _UTC).strftime('%Y%m%d%H%M%S')
+        moment = from_mtime(os.stat(bak).st_mtime)
+        stamp = '%04d%02d%02d%02d%02d%02d' % (moment.year, moment.month, moment.day, moment.hour, moment.minute,
+                                              moment.second)
         out.append((stamp, bak))
     out.sort(key=lambda kv: kv[0], reverse=True)
     return [path for dummy, path in out]
@@ -210,7 +308,7 @@ def deletion_candidates(valid, now, last_used=None, unused_days=30, min_safety_s
     its ``createdAt`` (else the file's modification time).
     """
     last_used = last_used or {}
-    limit = now - datetime.timedelta(days=unused_days)
+    limit = days_before(now, unused_days)
     by_name = {}
     for tool in valid:
         by_name.setdefault(tool['name'], []).append(tool)
@@ -220,7 +318,7 @@ def deletion_candidates(valid, now, last_used=None, unused_days=30, min_safety_s
         details = {}
         seen = [t for t in (parse_time(last_used.get(tool['name'])), parse_time(tool['last_used_at'])) if t]
         last = max(seen) if seen else None
-        created = parse_time(tool['created_at']) or datetime.datetime.fromtimestamp(tool['mtime'], _UTC)
+        created = parse_time(tool['created_at']) or from_mtime(tool['mtime'])
         if last is not None:
             details['last_used'] = iso_ms(last)
             if last < limit:
@@ -237,7 +335,7 @@ def deletion_candidates(valid, now, last_used=None, unused_days=30, min_safety_s
         twins = by_name[tool['name']]
         if len(twins) > 1:
             def age(t):
-                return (parse_time(t['created_at']) or datetime.datetime.fromtimestamp(t['mtime'], _UTC), t['file'])
+                return (parse_time(t['created_at']) or from_mtime(t['mtime']), t['file'])
             newest = max(twins, key=age)
             if newest is not tool:
                 reasons.append('superseded')
@@ -392,7 +490,7 @@ class Registry(object):
         self.pattern = pattern
         self.score_key = score_key
         self.now = now or utcnow()
-        self.stamp = self.now.strftime('%Y%m%dT%H%M%SZ')
+        self.stamp = _fmt(self.now, '%Y%m%dT%H%M%SZ')
         self.check_mode = check_mode
         self.diff = []
         self.changed = False
@@ -407,7 +505,7 @@ class Registry(object):
             source, skipped = newest_valid_backup(item['file'], self.tools_dir, self.backup_dir)
             corrupted.append({'file': item['file'], 'error': item['error'], 'restore_from': source,
                               'restorable': source is not None, 'unusable_backups': skipped})
-        backups = [{'dir': path, 'date': day.strftime('%Y-%m-%d'),
+        backups = [{'dir': path, 'date': _fmt(day, '%Y-%m-%d'),
                     'files': len(definition_files(path, self.pattern))}
                    for dummy, day, path in backup_dirs(self.backup_dir)]
         return {
@@ -419,6 +517,8 @@ class Registry(object):
             'tools': [{'file': t['file'], 'name': t['name'], 'id': t['id'], 'safety_score': t['safety_score'],
                        'created_at': t['created_at'], 'last_used_at': t['last_used_at']} for t in defs['valid']],
             'corrupted': corrupted,
+            'skipped': [{'file': item['file'], 'reason': item['reason']} for item in defs['skipped']],
+            'symlinks': defs['symlinks'],
             'candidates': deletion_candidates(defs['valid'], self.now, last_used, unused_days, min_safety_score),
             'backups': backups,
             'backup_dir': self.backup_dir,
@@ -473,7 +573,7 @@ class Registry(object):
 
     def backup(self, retention_days=90):
         """Copy every valid definition into ``<backup_dir>/YYYYMMDD/``; drop dated backups past retention."""
-        target = os.path.join(self.backup_dir, self.now.strftime('%Y%m%d'))
+        target = os.path.join(self.backup_dir, _fmt(self.now, '%Y%m%d'))
         copied, unchanged, skipped, removed = [], [], [], []
         defs = self.load()
         for item in defs['corrupted']:
@@ -487,17 +587,17 @@ class Registry(object):
             if not self.check_mode:
                 copy_verified(tool['path'], target)
         # retention: dated backups older than retention_days go, the newest one always stays
-        today_key = self.now.strftime('%Y%m%d') + '000000'
+        today_key = _fmt(self.now, '%Y%m%d') + '000000'
         dirs = backup_dirs(self.backup_dir)
         keys = [entry[0] for entry in dirs]
         if copied or unchanged:
             keys.append(today_key)
         newest_key = max(keys) if keys else None
-        limit = self.now - datetime.timedelta(days=retention_days)
+        limit = days_before(self.now, retention_days)
         for key, day, path in dirs:
             if key == newest_key or path == target:
                 continue
-            if day + datetime.timedelta(days=1) <= limit:
+            if days_before(day, -1) <= limit:
                 removed.append(path)
                 if not self.check_mode:
                     shutil.rmtree(path)
@@ -518,7 +618,7 @@ class Registry(object):
         """Delete the candidates with one of ``reasons`` (only with ``confirm``), each after a verified backup."""
         chosen = [c for c in candidates if set(c['reasons']) & set(reasons)]
         deleted = []
-        target = os.path.join(self.backup_dir, self.now.strftime('%Y%m%d'))
+        target = os.path.join(self.backup_dir, _fmt(self.now, '%Y%m%d'))
         if not confirm or not chosen:
             return {'deleted': [], 'would_delete': [c['file'] for c in chosen], 'backup_path': target}
         with service_lock(None if self.check_mode else self.lock_file):

@@ -379,8 +379,13 @@ def run_module(module):
     path = p['path']
     tool_names = None
     tools = None
+    if os.path.isdir(path):
+        module.fail_json(msg='path %s is a directory, not the audit log file' % path)
     if p['tools_dir']:
-        defs = _tool_registry.load_definitions(p['tools_dir'])
+        try:
+            defs = _tool_registry.load_definitions(p['tools_dir'])
+        except OSError as exc:
+            module.fail_json(msg='cannot read tools_dir %s: %s' % (p['tools_dir'], exc.strerror or exc))
         tool_names = [d['name'] for d in defs['valid']]
         tools = {
             'dir': p['tools_dir'],
@@ -404,6 +409,12 @@ def run_module(module):
         module.fail_json(msg=str(exc))
     except (OSError, RuntimeError) as exc:
         module.fail_json(msg='cannot read %s: %s' % (path, exc))
+    read_errors = figures.get('read_errors') or {}
+    if read_errors.get(path):
+        # the live log itself could not be read (permission denied, I/O error): no figures to trust
+        module.fail_json(msg='cannot read %s: %s' % (path, read_errors[path]))
+    for archive, error in sorted(read_errors.items()):
+        module.warn('archive %s read only in part: %s' % (archive, error))
     log_dir = os.path.dirname(path)
     figures['disk'] = {
         'filesystem': _audit_log.filesystem_usage(log_dir),

@@ -206,6 +206,8 @@ stale_temps_removed:
   sample: []
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.opskit.ops.plugins.module_utils import _jsonl_archive
@@ -235,7 +237,12 @@ def main():
     if p['now']:
         now = parse_time(p['now'])
         if now is None:
-            module.fail_json(msg='now: not an ISO 8601 timestamp: %r' % p['now'])
+            module.fail_json(msg='now: not an ISO 8601 timestamp (years 1-9999 in UTC): %r' % p['now'])
+    if os.path.isdir(p['path']):
+        module.fail_json(msg='path %s is a directory, not a JSON-lines log' % p['path'])
+    for name in ('archive_dir', 'quarantine_dir'):
+        if p[name] and not os.path.isdir(p[name]):
+            module.fail_json(msg='%s %s is not an existing directory' % (name, p[name]))
     archiver = _jsonl_archive.Archiver(
         p['path'], days=p['days'], now=now, archive_dir=p['archive_dir'], quarantine_dir=p['quarantine_dir'],
         archive=p['archive'], repair=p['repair'], retention_days=p['retention_days'], lock_file=p['lock_file'],

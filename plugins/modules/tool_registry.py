@@ -183,6 +183,21 @@ corrupted:
       error: "invalid JSON: Expecting value: line 1 column 1 (char 0)"
       restore_from: /var/lib/dynamic-tools/.pi/tools/backup/20240115/dt_abc123.json
       restorable: true
+skipped:
+  description:
+    - Names that match O(pattern) but are not readable definition files, with the reason (a directory, a dangling
+      symbolic link, permission denied, vanished while read). Reported and never changed (also as a warning).
+    - O(count) = O(valid) + corrupted + skipped.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{file: dt_old.json, reason: "symbolic link to a missing file or a non-file: /srv/tools/dt_old.json"}]
+symlinks:
+  description: Definitions that are symbolic links (followed, as the service does), with the file each points to.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{file: dt_abc.json, target: /srv/shared-tools/dt_abc.json}]
 candidates:
   description: Deletion candidates with their reasons (C(unused), C(low_safety), C(superseded)) and last use.
   returned: always
@@ -289,13 +304,22 @@ def main():
     if p['now']:
         now = _tool_registry.parse_time(p['now'])
         if now is None:
-            module.fail_json(msg='now: not an ISO 8601 timestamp: %r' % p['now'])
+            module.fail_json(msg='now: not an ISO 8601 timestamp (years 1-9999 in UTC): %r' % p['now'])
+    for name in ('unused_days', 'retention_days'):
+        if p[name] < 0:
+            module.fail_json(msg='%s must not be negative, got %d' % (name, p[name]))
+    try:
+        _tool_registry.compile_pattern(p['pattern'])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if os.path.lexists(p['tools_dir']) and not os.path.isdir(p['tools_dir']):
+        module.fail_json(msg='tools_dir %s is not a directory' % p['tools_dir'])
     if not os.path.isdir(p['tools_dir']):
         # reported, not failed: the daily check turns it into a warning; nothing to repair, back up or delete
         if p['action'] != 'scan':
             module.warn('tools_dir %s does not exist: nothing to %s' % (p['tools_dir'], p['action']))
         module.exit_json(changed=False, exists=False, count=0, valid=0, bytes=0, tools=[], corrupted=[],
-                         candidates=[], backups=[], last_used_source='none')
+                         skipped=[], symlinks=[], candidates=[], backups=[], last_used_source='none')
     registry = _tool_registry.Registry(
         p['tools_dir'], backup_dir=p['backup_dir'], quarantine_dir=p['quarantine_dir'],
         lock_file=p['lock_file'], audit_log=p['audit_log'] if p['record_audit'] else None,
@@ -310,11 +334,22 @@ def main():
             try:
                 figures = _audit_log.analyze(p['audit_log'], include_archives=True, newest_errors=0,
                                              newest_critical=0, newest_verification=0, newest_warnings=0)
-            except (OSError, RuntimeError) as exc:
-                module.fail_json(msg='cannot read %s: %s' % (p['audit_log'], exc))
+            except (OSError, RuntimeError, ValueError) as exc:
+                module.fail_json(msg='cannot read audit_log %s: %s' % (p['audit_log'], exc))
+            if figures.get('read_errors', {}).get(p['audit_log']):
+                module.fail_json(msg='cannot read audit_log %s: %s' % (p['audit_log'],
+                                                                       figures['read_errors'][p['audit_log']]))
             last_used = figures['usage']['last_run_by_tool']
             source = 'audit_log'
-    result = registry.scan(last_used, p['unused_days'], p['min_safety_score'])
+    elif not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in last_used.items()):
+        module.fail_json(msg='last_used: expected a mapping of tool name to ISO 8601 timestamp')
+    try:
+        result = registry.scan(last_used, p['unused_days'], p['min_safety_score'])
+    except OSError as exc:
+        module.fail_json(msg='cannot read tools_dir %s: %s' % (p['tools_dir'], exc.strerror or exc))
+    if result['skipped']:
+        module.warn('not definitions (left untouched): %s'
+                    % ', '.join('%s (%s)' % (s['file'], s['reason']) for s in result['skipped']))
     result['last_used_source'] = source
     warnings = []
     try:

@@ -209,6 +209,6 @@ def test_read_definition_errors(tmp_path):
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
     assert tr.read_definition(str(tmp_path / 'a.json'))[1] == 'no tool name'
-    assert tr.read_definition(str(tmp_path / 'b.json'))[1] == 'not UTF-8 text'
+    assert tr.read_definition(str(tmp_path / 'b.json'))[1] == 'not UTF-8 text (byte 0)'
     assert tr.read_definition(str(tmp_path / 'c.json')) == ({'name': 'ok'}, None)
     assert tr.read_definition(str(tmp_path / 'd.json'))[1].startswith('invalid JSON')
