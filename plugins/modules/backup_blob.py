@@ -26,6 +26,20 @@ description:
     complete set.
   - V(list) returns the sets of O(host); V(retain) applies the retention
     policies of M(opskit.ops.backup_retention) to them (whole sets only).
+  - V(export) and V(import) copy a whole container of the application (runbook
+    001's C(checkpoints), which the runbook restores with
+    C(az storage blob download-batch)) to a local directory and back, verified:
+    V(export) writes every blob (under O(prefix)) to C(<dest>/blobs/<name>)
+    through a temporary file, checks it against the Content-MD5 the service
+    holds, and writes C(<dest>/blobs.manifest.json) last (count, total size and,
+    per blob, size, SHA-256, MD5, content type, metadata); blobs already there
+    with the same MD5 are not downloaded again. With O(set_path) the files are
+    also recorded as items (store C(blobs)) of an opskit backup set in progress.
+    V(import) re-hashes every file of O(src) against that manifest before it
+    writes anything, uploads only the blobs whose Content-MD5 in the container
+    differs (with their content type and metadata), reads each one back and
+    compares its SHA-256 (O(verify)), and deletes blobs the export lacks only
+    with O(delete_extra).
   - Works against Azurite, the Azure Storage emulator (O(api_version) or
     Azurite's C(--skipApiVersionCheck)).
 author: opskit maintainers (@opskit)
@@ -33,7 +47,9 @@ requirements:
   - azure-storage-blob (Python library, on the host that runs the module - usually the controller).
 attributes:
   check_mode:
-    description: V(upload), V(download) and V(retain) report what they would transfer or delete; V(list) runs.
+    description: >-
+      V(upload), V(download), V(retain), V(export) and V(import) report what they would transfer or delete;
+      V(list) runs.
     support: full
   diff_mode:
     description: No diff.
@@ -42,7 +58,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [upload, download, list, retain]
+    choices: [upload, download, list, retain, export, import]
     required: true
   connection_string:
     description: Storage account connection string (for Azurite, its well-known development string).
@@ -60,31 +76,43 @@ options:
     description: Storage service API version to request (Azurite may lag behind the SDK).
     type: str
   container:
-    description: Container of the backups.
+    description: Container of the backups, or the container exported or imported (V(export), V(import)).
     type: str
     default: opskit-backups
   create_container:
-    description: Create the container when it does not exist (V(upload)).
+    description: Create the container when it does not exist (V(upload), V(import)).
     type: bool
     default: true
   prefix:
-    description: Folder inside the container above the host folders.
+    description: Folder inside the container above the host folders; for V(export), only blobs whose name starts with it.
     type: str
     default: ""
   host:
-    description: Host the set belongs to.
+    description: Host the set belongs to (required by V(upload), V(download), V(list), V(retain)).
     type: str
-    required: true
   name:
     description: Set name (V(upload), V(download)); V(latest) downloads the newest complete set.
     type: str
     default: latest
   src:
-    description: Local directory of the complete set to upload.
+    description: Local directory of the complete set to upload, or of the export to import (V(import)).
     type: path
   dest:
-    description: Local root to download into; the set lands in C(<dest>/<host>/<name>/).
+    description:
+      - Local root to download into; the set lands in C(<dest>/<host>/<name>/).
+      - For V(export), the directory the container is exported to.
     type: path
+  set_path:
+    description: An opskit backup set in progress; the export (inside it) is recorded as its items (V(export)).
+    type: path
+  delete_extra:
+    description: Delete blobs of the container that the export does not hold (V(import)).
+    type: bool
+    default: false
+  verify:
+    description: Read every uploaded blob back and compare its SHA-256 (V(import)).
+    type: bool
+    default: true
   policies:
     description: Retention policies per store (V(retain)), as in M(opskit.ops.backup_retention).
     type: dict
@@ -120,6 +148,23 @@ EXAMPLES = r"""
     connection_string: "{{ backup_azure_connection_string }}"
     host: opskit-el-bot
     dest: /srv/restore
+  delegate_to: localhost
+
+- name: Export the checkpoints container (runbook 001) into a backup set in progress
+  opskit.ops.backup_blob:
+    action: export
+    connection_string: "{{ lookup('ansible.builtin.env', 'AZURE_STORAGE_CONNECTION_STRING') }}"
+    container: checkpoints
+    dest: "{{ __azure_set.path }}/checkpoints"
+    set_path: "{{ __azure_set.path }}"
+  delegate_to: localhost
+
+- name: Restore it into a scratch container and verify every blob
+  opskit.ops.backup_blob:
+    action: import
+    connection_string: "{{ lookup('ansible.builtin.env', 'AZURE_STORAGE_CONNECTION_STRING') }}"
+    container: checkpoints-drill
+    src: "{{ __azure_set.path }}/checkpoints"
   delegate_to: localhost
 """
 
@@ -174,6 +219,50 @@ deleted:
   type: list
   elements: str
   sample: [opskit-el-bot/20241001T030000Z/]
+count:
+  description: Blobs in the export (V(export), V(import)).
+  returned: export, import
+  type: int
+  sample: 42
+total_size:
+  description: Bytes of all exported blobs.
+  returned: export
+  type: int
+  sample: 1048576
+downloaded:
+  description: Blobs downloaded by this export (the others were already there with the same MD5).
+  returned: export
+  type: list
+  elements: str
+  sample: [job-1234/state.json]
+removed:
+  description: Local files of blobs that are no longer in the container, removed from the export.
+  returned: export
+  type: list
+  elements: str
+  sample: []
+extra:
+  description: Blobs in the container that the export does not hold (V(import)).
+  returned: import
+  type: list
+  elements: str
+  sample: []
+created:
+  description: Whether the container was created (V(import)).
+  returned: import
+  type: bool
+  sample: false
+verified:
+  description: Whether every uploaded blob was read back and matched (V(import)).
+  returned: import
+  type: bool
+  sample: true
+items:
+  description: Files recorded in the backup set of O(set_path).
+  returned: export with set_path
+  type: list
+  elements: str
+  sample: [checkpoints/blobs/job-1234/state.json, checkpoints/blobs.manifest.json]
 """
 
 import os
@@ -193,12 +282,19 @@ from ansible_collections.opskit.ops.plugins.module_utils._backup_blob import (
     upload_set,
 )
 from ansible_collections.opskit.ops.plugins.module_utils._backup_retention import RetentionError, plan
+from ansible_collections.opskit.ops.plugins.module_utils._azure_blob import (
+    ContainerCopyError,
+    export_container,
+    export_items,
+    import_container,
+)
+from ansible_collections.opskit.ops.plugins.module_utils._azure_common import AzureCallError, record_items, scrub
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type="str", required=True, choices=["upload", "download", "list", "retain"]),
+            action=dict(type="str", required=True, choices=["upload", "download", "list", "retain", "export", "import"]),
             connection_string=dict(type="str", no_log=True),
             account_url=dict(type="str"),
             account_key=dict(type="str", no_log=True),
@@ -207,16 +303,21 @@ def main():
             container=dict(type="str", default="opskit-backups"),
             create_container=dict(type="bool", default=True),
             prefix=dict(type="str", default=""),
-            host=dict(type="str", required=True),
+            host=dict(type="str"),
             name=dict(type="str", default="latest"),
             src=dict(type="path"),
             dest=dict(type="path"),
             policies=dict(type="dict", default={}),
             incomplete_max_age_hours=dict(type="int", default=24),
             after_set=dict(type="str"),
+            set_path=dict(type="path"),
+            delete_extra=dict(type="bool", default=False),
+            verify=dict(type="bool", default=True),
         ),
         required_one_of=[("connection_string", "account_url")],
-        required_if=[("action", "upload", ("src",)), ("action", "download", ("dest",))],
+        required_if=[("action", "upload", ("src", "host")), ("action", "download", ("dest", "host")),
+                     ("action", "list", ("host",)), ("action", "retain", ("host",)),
+                     ("action", "export", ("dest",)), ("action", "import", ("src",))],
         supports_check_mode=True,
     )
     if not HAS_AZURE_BLOB:
@@ -228,6 +329,19 @@ def main():
         service = service_client(p["connection_string"], p["account_url"], credential, p["api_version"])
         client = container_client(service, p["container"], create=(action == "upload" and p["create_container"]
                                                                    and not module.check_mode))
+
+        if action == "export":
+            result = export_container(client, p["container"], p["dest"], prefix=p["prefix"],
+                                      check_mode=module.check_mode, account=service.account_name)
+            if p["set_path"] and not module.check_mode:
+                items = export_items(p["set_path"], p["dest"], result["manifest_path"])
+                result["items"] = [i["file"] for i in record_items(p["set_path"], items)]
+            module.exit_json(**result)
+
+        if action == "import":
+            module.exit_json(**import_container(client, p["container"], p["src"], create=p["create_container"],
+                                                delete_extra=p["delete_extra"], verify=p["verify"],
+                                                check_mode=module.check_mode))
 
         if action == "upload":
             name = p["name"] if p["name"] != "latest" else os.path.basename(p["src"].rstrip("/"))
@@ -277,10 +391,10 @@ def main():
                     delete_remote_set(client, prefix)
                 deleted.append(prefix)
             module.exit_json(changed=bool(deleted), sets=sets, plan=decision, deleted=deleted)
-    except (BlobSetError, RetentionError) as exc:
+    except (BlobSetError, RetentionError, ContainerCopyError, AzureCallError) as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # azure.core errors carry the service's message
-        module.fail_json(msg="%s of %s failed: %s" % (action, p["container"], exc))
+        module.fail_json(msg="%s of %s failed: %s" % (action, p["container"], scrub(exc)))
 
 
 if __name__ == "__main__":
