@@ -138,17 +138,22 @@ def _jq_text(value):
     return json.dumps(value, separators=(',', ':'), ensure_ascii=False)
 
 
+# An execution time beyond this many milliseconds (about 31,700 years), NaN or infinite (1e400
+# parses as inf) is no duration: counted in ``invalid``, never summed (a sum would turn inf or overflow).
+MS_CAP = 1e15
+
+
 def _coerce_ms(value):
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        return value
+        return value if -MS_CAP < value < MS_CAP else None
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
             return None
-        if math.isnan(number) or math.isinf(number):
+        if math.isnan(number) or math.isinf(number) or not -MS_CAP < number < MS_CAP:
             return None
         return number
     return None
@@ -532,7 +537,7 @@ class _Acc(object):
                 self._error(obj, hour, action, tool, line_no)
             if details.__class__ is dict:
                 ms = details.get('executionTimeMs')
-                if ms.__class__ is int or ms.__class__ is float:
+                if (ms.__class__ is int or ms.__class__ is float) and -MS_CAP < ms < MS_CAP:
                     # a histogram of the values: count, sum, maximum and the runbook's
                     # buckets all follow from it exactly (see _fold_hist)
                     ms_hist[ms] = ms_hist.get(ms, 0) + 1

@@ -166,11 +166,31 @@ def load_manifest(set_path):
     path = os.path.join(set_path, MANIFEST_NAME)
     try:
         manifest = read_json(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(manifest, dict) or manifest.get("complete") is not True:
         return None
+    if manifest_problem(set_path, manifest) is not None:
+        return None
     return manifest
+
+
+def manifest_problem(set_path, manifest):
+    """Why a complete manifest cannot be trusted (items of the wrong shape, a file outside the set), or None."""
+    items = manifest.get("items", [])
+    if not isinstance(items, list):
+        return "items is not a list"
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            return "item %d is not an object" % number
+        for key, kind in (("file", str), ("store", str), ("sha256", str), ("size", int)):
+            if not isinstance(item.get(key), kind) or isinstance(item.get(key), bool):
+                return "item %d: %s missing or not a %s" % (number, key, kind.__name__)
+        try:
+            _inside(set_path, item["file"])
+        except ManifestError as exc:
+            return "item %d: %s" % (number, exc)
+    return None
 
 
 def select_items(manifest, stores=None, services=None):

@@ -87,9 +87,12 @@ def parse_copy_summary(text):
     for line in (text or "").splitlines():
         if line.startswith("COPY "):
             match = _COPY.match(line)
-            current = unquote_name(match.group(1) if match else line.split()[1])
+            current = unquote_name(match.group(1) if match else (line[5:].split() or ["?"])[0])
         elif line.startswith("ROWS ") and current is not None:
-            counts[current] = int(line.split()[1])
+            try:
+                counts[current] = int(line[5:].strip())
+            except ValueError:
+                raise ValueError("row count of %s is not a number: %r" % (current, line))
             current = None
         elif line == "TRUNCATED":
             raise ValueError("the data of %s ends without its terminator: the dump is truncated" % current)

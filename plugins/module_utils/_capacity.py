@@ -50,7 +50,10 @@ def parse_proc_stat(text):
     for line in text.splitlines():
         fields = line.split()
         if fields and fields[0] == 'cpu':
-            values = [int(v) for v in fields[1:]]
+            try:
+                values = [int(v) for v in fields[1:]]
+            except ValueError:
+                raise ValueError('the cpu line of /proc/stat holds a field that is not a number: %r' % line[:200])
             values += [0] * (8 - len(values))
             user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
             idle_all = idle + iowait
