@@ -18,7 +18,7 @@ APP_SOURCES := $(shell find examples/agent_app/agent_app examples/agent_app/pypr
 MOLECULE_SCENARIOS ?= python_service postgresql redis deploy
 
 .PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck smoke backup restore drill \
-        test lint sanity unit molecule integration test-rules bench clean
+        test lint sanity unit molecule integration test-rules fuzz bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ molecule: images ## Molecule scenarios (MOLECULE_SCENARIOS="a b" to choose)
 
 integration: hosts secrets dist ## Integration tests on the local container hosts
 	$(WITH_SECRETS) pytest -q -m integration tests/integration
+
+fuzz: ## Property tests with many random examples (Hypothesis profile fuzz: 5000 a test)
+	HYPOTHESIS_PROFILE=fuzz pytest -q -p no:cacheprovider tests/unit/property
 
 bench: ## Run every benchmark side by side with its baseline
 	for b in bench/*_vs_*.py; do echo "== $$b"; python $$b; done
