@@ -222,8 +222,16 @@ def run_backup(module):
         module.fail_json(msg="source database %s does not exist" % src)
     if os.path.exists(dest) and not p["force"]:
         module.exit_json(changed=False, path=dest, msg="%s exists; a backup is never overwritten without force" % dest)
+    if not os.access(src, os.R_OK):
+        module.fail_json(msg="source database %s is not readable (permission denied)" % src)
+    dest_dir = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(dest_dir) or not os.access(dest_dir, os.W_OK | os.X_OK):
+        module.fail_json(msg="backup directory %s does not exist or is not writable" % dest_dir)
     if module.check_mode:
-        size, pages = _describe_source(src)
+        try:
+            size, pages = _describe_source(src)
+        except (sqlite3.Error, OSError) as exc:
+            module.fail_json(msg="cannot read source database %s: %s" % (src, exc))
         module.exit_json(changed=True, path=dest, sqlite_version=sqlite3.sqlite_version,
                          would="copy %s (%s, %s pages) to %s with the online backup API, %d pages a step"
                          % (src, human_size(size), pages, dest, p["pages"]))
@@ -231,6 +239,8 @@ def run_backup(module):
         facts = online_backup(src, dest, pages=p["pages"], sleep=p["sleep"], busy_timeout=p["busy_timeout"])
     except SqliteBackupError as exc:
         module.fail_json(msg=str(exc))
+    except (sqlite3.Error, OSError) as exc:
+        module.fail_json(msg="backup of %s to %s failed: %s" % (src, dest, exc))
     module.exit_json(changed=True, **facts)
 
 
