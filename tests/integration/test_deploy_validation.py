@@ -11,7 +11,7 @@ import pytest
         ([{"name": "el-bot", "port": 8000, "environment": "staging"}],
          "value of environment must be one of: test, production, got: staging"),
         ([{"name": "el-bot", "port": 8000, "store": "mysql"}], "value of store must be one of: sqlite, postgres"),
-        ([{"name": "a", "port": 8000}, {"name": "b", "port": 8000}], "needs its own name and port"),
+        ([{"name": "a", "port": 8000}, {"name": "b", "port": 8000}], "port 8000 is already used by a"),
     ],
 )
 def test_bad_service_definition_stops_before_any_change(run_playbook, services, expected):

@@ -2,8 +2,14 @@
 # Copyright: opskit maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters of the observability role: turn the inventory contract
-(``groups`` + each host's ``opskit_services``) into scrape and log targets."""
+"""Filters of the observability role: turn the inventory (``groups`` + each
+host's service model) into scrape and log targets.
+
+Each host's services come from its service model, the fact ``opskit_model``
+that ``playbooks/preflight.yml`` sets on every host it runs on; for a host the
+play did not reach (``--limit``) the model is computed from its
+``opskit_services`` with the same function (``plugins/plugin_utils/service_model.py``),
+so defaults and paths are never re-applied here."""
 
 from __future__ import annotations
 
@@ -12,15 +18,21 @@ try:
 except ImportError:  # pragma: no cover - only without ansible installed
     AnsibleFilterError = ValueError
 
+from ansible_collections.opskit.ops.plugins.plugin_utils.service_model import (
+    ServiceModelError,
+    service_model,
+)
 
-def _host_services(hostvars, host):
+
+def _host_model(hostvars, host):
     host_vars = hostvars[host] if host in hostvars else {}
-    services = host_vars.get("opskit_services") or []
-    if not isinstance(services, (list, tuple)):
-        raise AnsibleFilterError(
-            "opskit_services of host %s must be a list, got %s" % (host, type(services).__name__)
-        )
-    return services
+    model = host_vars.get("opskit_model")
+    if isinstance(model, dict) and "services" in model:
+        return model
+    try:
+        return service_model(host_vars.get("opskit_services") or [], host=host)
+    except ServiceModelError as exc:
+        raise AnsibleFilterError("host %s: %s" % (host, exc))
 
 
 def observability_services(groups, hostvars, service_groups, job_names=None):
@@ -34,30 +46,22 @@ def observability_services(groups, hostvars, service_groups, job_names=None):
     result = []
     for group in service_groups:
         for host in groups.get(group, []) or []:
-            for svc in _host_services(hostvars, host):
-                if not isinstance(svc, dict) or not svc.get("name") or svc.get("port") in (None, ""):
-                    raise AnsibleFilterError(
-                        "every opskit_services entry of host %s needs a name and a port, got %r" % (host, svc)
-                    )
+            for svc in _host_model(hostvars, host)["services"]:
                 key = (host, svc["name"])
                 if key in seen:
                     continue
                 seen.add(key)
-                try:
-                    port = int(svc["port"])
-                except (TypeError, ValueError):
-                    raise AnsibleFilterError(
-                        "port of service %s on host %s is not a number: %r" % (svc["name"], host, svc["port"])
-                    )
                 result.append({
                     "host": host,
                     "group": group,
                     "name": svc["name"],
-                    "port": port,
+                    "port": svc["port"],
                     "job": job_names.get(svc["name"], svc["name"]),
-                    "runbook": str(svc.get("runbook", "")),
-                    "role": svc.get("role", "api"),
-                    "trace": bool(svc.get("trace", False)),
+                    "runbook": svc["runbook"],
+                    "role": svc["role"],
+                    "trace": svc["trace"],
+                    "log_dir": svc["paths"]["log_dir"],
+                    "trace_dir": svc["paths"]["trace_dir"],
                 })
     return result
 
@@ -80,19 +84,18 @@ def observability_scrape_jobs(services):
     return [{"job": job, "targets": sorted(jobs[job], key=lambda t: t["address"])} for job in sorted(jobs)]
 
 
-def observability_log_targets(services, log_root="/var/log"):
-    """Promtail file targets: every service's log files, and its trace (WAL)
-    logs when the service has ``trace: true``.
+def observability_log_targets(services):
+    """Promtail file targets: the log files in every service's log directory,
+    and its trace (WAL) logs when the model gives it a trace directory.
 
     Promtail reads the files of the host it runs on, so one path is one
     target, whichever hosts run a service of that name; sorted by path.
     """
-    root = log_root.rstrip("/")
     targets = {}
     for svc in services:
-        paths = [("app", "%s/%s/*.log" % (root, svc["name"]))]
-        if svc.get("trace"):
-            paths.append(("wal", "%s/%s/wal/*.log" % (root, svc["name"])))
+        paths = [("app", "%s/*.log" % svc["log_dir"].rstrip("/"))]
+        if svc.get("trace_dir"):
+            paths.append(("wal", "%s/*.log" % svc["trace_dir"].rstrip("/")))
         for log_type, path in paths:
             targets.setdefault(path, {"job": svc["job"], "service": svc["name"], "log_type": log_type, "path": path})
     return [targets[p] for p in sorted(targets)]

@@ -1,4 +1,4 @@
-"""roles/observability/filter_plugins/observability.py: inventory -> scrape and log targets."""
+"""roles/observability/filter_plugins/observability.py: inventory (each host's service model) -> scrape and log targets."""
 import importlib.util
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def test_scrape_jobs_grouped_and_sorted():
 
 
 def test_log_targets_ship_app_logs_and_trace_logs_of_trace_services():
-    targets = flt.observability_log_targets(services(), "/var/log/")
+    targets = flt.observability_log_targets(services())
     assert [(t["path"], t["job"], t["log_type"]) for t in targets] == [
         ("/var/log/agent-framework-api/*.log", "agent-framework-api", "app"),
         ("/var/log/agent-framework-worker/*.log", "agent-framework-worker", "app"),
@@ -75,9 +75,9 @@ def test_missing_groups_and_hosts_without_services_are_skipped():
 
 
 @pytest.mark.parametrize("svc, message", [
-    ({"name": "x"}, "needs a name and a port"),
-    ({"port": 1}, "needs a name and a port"),
-    ({"name": "x", "port": "http"}, "is not a number"),
+    ({"name": "x"}, "opskit_services[x].port: required"),
+    ({"port": 1}, "opskit_services[0].name: expected a lower-case name"),
+    ({"name": "x", "port": "http"}, "expected an integer 1-65535, got 'http'"),
 ])
 def test_bad_service_entries_fail_clearly(svc, message):
     with pytest.raises(Exception) as exc:
@@ -88,4 +88,20 @@ def test_bad_service_entries_fail_clearly(svc, message):
 def test_services_must_be_a_list():
     with pytest.raises(Exception) as exc:
         flt.observability_services({"g": ["h"]}, {"h": {"opskit_services": {"name": "x"}}}, ["g"], {})
-    assert "must be a list" in str(exc.value)
+    assert "host h: opskit_services: expected a list of services" in str(exc.value)
+
+
+def test_the_model_fact_of_a_host_is_used_as_it_is():
+    """A host the preflight play reached has opskit_model: its paths win (here a moved log root)."""
+    from ansible_collections.opskit.ops.plugins.plugin_utils.service_model import service_model
+    model = service_model([{"name": "el-bot", "port": 8000, "trace": True}], roots={"log_root": "/srv/log"})
+    got = flt.observability_services({"el_bot": ["h"]}, {"h": {"opskit_model": model, "opskit_services": []}},
+                                     ["el_bot"], {})
+    assert [(s["name"], s["log_dir"], s["trace_dir"]) for s in got] == [("el-bot", "/srv/log/el-bot", "/srv/log/el-bot/wal")]
+    assert [t["path"] for t in flt.observability_log_targets(got)] == ["/srv/log/el-bot/*.log", "/srv/log/el-bot/wal/*.log"]
+
+
+def test_defaults_come_from_the_model():
+    got = services(("agent_framework",))
+    assert [(s["name"], s["role"], s["trace"], s["trace_dir"]) for s in got] == [
+        ("agent-framework-api", "api", False, None), ("agent-framework-worker", "worker", False, None)]
