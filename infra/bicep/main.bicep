@@ -130,7 +130,7 @@ var actionGroupShortName = take('${namePrefix}${environment}', 12)
 var errorRateAlertName = '${namePrefix}-error-rate-${environment}'
 var queueLengthAlertName = '${namePrefix}-queue-length-${environment}'
 var tokenBudgetAlertName = '${namePrefix}-token-budget-${environment}'
-var appEnvironment = environment == 'prd' ? 'production' : 'test'
+var appEnvironment = (environment == 'prd') ? 'production' : 'test'
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'

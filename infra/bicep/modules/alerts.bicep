@@ -125,7 +125,7 @@ resource tokenBudget 'Microsoft.Insights/scheduledQueryRules@2022-06-15' = {
           timeAggregation: 'Maximum'
           metricMeasureColumn: 'tokensThisMonth'
           operator: 'GreaterThan'
-          threshold: monthlyTokenBudget * tokenBudgetAlertPercent / 100
+          threshold: (monthlyTokenBudget * tokenBudgetAlertPercent) / 100
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1
