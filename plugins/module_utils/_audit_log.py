@@ -91,7 +91,7 @@ def format_ts(dt):
                                                    dt.microsecond // 1000)
 
 
-_ISO_LOOSE = re.compile(r'^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|z|[+-]\d{2}:?\d{2})?$')
+_ISO_LOOSE = re.compile(r'^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|z|[+-]\d{2}:?\d{2})?$', re.ASCII)
 
 
 def parse_ts(value):
@@ -100,7 +100,7 @@ def parse_ts(value):
         return None
     text = value.strip()
     if len(text) == 24 and text[10] == 'T' and text[23] == 'Z' and _CANON.match(text):
-        return text
+        return text if _real_ts(text) else None
     if not _ISO_LOOSE.match(text):
         return None
     if text[-1] in 'Zz':
@@ -117,7 +117,18 @@ def parse_ts(value):
         return None
 
 
-_CANON = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$')
+_CANON = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$', re.ASCII)
+
+
+def _real_ts(ts):
+    """Whether a string of the canonical shape (24 characters, T, Z) is a real moment in ASCII digits."""
+    if not _CANON.match(ts):
+        return False
+    try:
+        datetime.datetime(int(ts[:4]), int(ts[5:7]), int(ts[8:10]), int(ts[11:13]), int(ts[14:16]), int(ts[17:19]))
+    except ValueError:
+        return False
+    return True
 
 
 def _norm_key(value):
@@ -500,6 +511,15 @@ class _Acc(object):
                     if windowed:
                         undated_out += 1
                         continue
+            if ts is not None and (ts >= hour_hi or ts < hour_lo) and not _real_ts(ts):
+                # the service's form but no real moment (2024-13-01T25:00:00.000Z, letters):
+                # undatable. Checked when the hour changes: entries of an hour already seen
+                # share its valid date and hour (their minutes and seconds are taken as written)
+                ts = None
+                self._undated(line_no)
+                if windowed:
+                    undated_out += 1
+                    continue
             is_run = action == 'tool.run'
             if ts is not None:
                 if is_run:

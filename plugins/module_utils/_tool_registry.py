@@ -161,13 +161,22 @@ def definition_files(tools_dir, pattern=r'.*\.json'):
         return []
 
 
+MAX_DEFINITION = 16 * 1024 * 1024
+# errors that say nothing about the content: such a file is skipped (reported), never repaired
+SKIP_ERRORS = ('unreadable', 'too large')
+
+
 def read_definition(path):
     """(definition, None) or (None, error): a definition is a JSON object with a string name."""
     try:
         with open(path, 'rb') as fh:
-            raw = fh.read()
+            if os.fstat(fh.fileno()).st_size > MAX_DEFINITION:
+                return None, 'too large to be a definition (over %d MiB), not read' % (MAX_DEFINITION >> 20)
+            raw = fh.read(MAX_DEFINITION + 1)
     except OSError as exc:
         return None, 'unreadable: %s' % exc.strerror
+    if len(raw) > MAX_DEFINITION:
+        return None, 'too large to be a definition (over %d MiB), not read' % (MAX_DEFINITION >> 20)
     try:
         data = json.loads(raw.decode('utf-8'))
     except UnicodeDecodeError as exc:
@@ -217,7 +226,7 @@ def load_definitions(tools_dir, pattern=r'.*\.json', score_key='safetyScore'):
             continue
         out['bytes'] += st.st_size
         data, error = read_definition(path)
-        if error and error.startswith('unreadable'):
+        if error and error.startswith(SKIP_ERRORS):
             out['skipped'].append({'path': path, 'file': os.path.basename(path), 'reason': error})
             continue
         if error:

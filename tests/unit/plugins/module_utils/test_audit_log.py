@@ -398,8 +398,11 @@ def test_edge_lines_get_the_standard_library_verdict(tmp_path, parser):
     assert f['blank_lines'] == sum(1 for dummy, verdict in EDGE_LINES if verdict == 'blank')
     assert f['entries'] == sum(1 for dummy, verdict in EDGE_LINES if verdict == 'valid')
     assert f['usage']['runs_by_tool'] == {'nan': 1, 'inf': 1, '\ud800': 1, 'lead': 1}
-    # json.loads reads NaN and 1e400 as numbers, so both lines count as timed
-    assert f['execution_time']['count'] == 2
+    # json.loads reads NaN and 1e400 (inf) as numbers, but neither is a duration: both are invalid,
+    # so no average or maximum turns NaN or infinite (docs/edge-cases.md)
+    assert f['execution_time']['count'] == 0
+    assert f['execution_time']['invalid'] == 2
+    assert f['execution_time']['max_ms'] is None
 
 
 def test_parser_is_reported(log, parser):

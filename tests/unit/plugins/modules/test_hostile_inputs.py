@@ -408,3 +408,31 @@ def test_capacity_check_bad_process_specs(monkeypatch, spec):
     result, failed = run(monkeypatch, capacity_check.main, {'processes': [spec], 'host': False})
     assert failed is True
     assert result['msg']
+
+
+@pytest.mark.parametrize('parser', ['auto', 'json'])
+def test_audit_log_service_form_without_a_real_moment_is_undated(monkeypatch, tmp_path, parser):
+    def line(ts):
+        return ('{"timestamp":"%s","action":"tool.run","toolName":"t","success":true}' % ts).encode('utf-8')
+    path = tmp_path / 'a.jsonl'
+    path.write_bytes(b'\n'.join([line('2024-01-01T10:00:00.000Z'), line('2024-13-45T99:99:99.000Z'),
+                                 line('abcd-ef-ghTij:kl:mn.opqZ'), line('0000-01-01T00:00:00.000Z'),
+                                 line('\u0662\u0660\u0662\u0664-01-01T10:00:00.000Z'),
+                                 line('2024-01-01T11:00:00.000Z')]) + b'\n')
+    result, failed = run(monkeypatch, audit_log.main, {'path': str(path), 'json_parser': parser})
+    assert failed is False
+    assert result['undated']['lines'] == [2, 3, 4, 5]
+    assert result['runs']['by_hour'] == {'10': 1, '11': 1, 'unknown': 4}
+
+
+def test_tool_registry_skips_an_oversized_definition(monkeypatch, tmp_path):
+    from ansible_collections.opskit.ops.plugins.module_utils import _tool_registry
+    tools = tmp_path / 'tools'
+    tools.mkdir()
+    (tools / 'dt_huge.json').write_bytes(b'{"name":"huge","pad":"' + b'x' * (_tool_registry.MAX_DEFINITION) + b'"}')
+    result, failed = run(monkeypatch, tool_registry.main, {'tools_dir': str(tools), 'action': 'repair'})
+    assert failed is False
+    assert result['skipped'] == [{'file': 'dt_huge.json', 'reason': 'too large to be a definition (over 16 MiB), '
+                                                                    'not read'}]
+    assert result['quarantined'] == []
+    assert (tools / 'dt_huge.json').exists()
