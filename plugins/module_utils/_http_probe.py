@@ -97,6 +97,8 @@ def check_json(body, expected):
         document = json.loads(to_text(body, errors='surrogate_or_replace'))
     except ValueError as exc:
         return ['body is not JSON (%s)' % to_native(exc)], {}
+    except RecursionError:
+        return ['body is not JSON this module can read (nested too deeply)'], {}
     reasons = []
     actual = {}
     for path, want in expected.items():

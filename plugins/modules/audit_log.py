@@ -370,6 +370,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.opskit.ops.plugins.module_utils._input_guard import bad_path_option
 from ansible_collections.opskit.ops.plugins.module_utils import _audit_log
 from ansible_collections.opskit.ops.plugins.module_utils import _tool_registry
 
@@ -458,6 +459,9 @@ def main():
             module.fail_json(msg='%s must not be negative' % name)
     if module.params['top'] < 1 or module.params['max_distinct'] < 2:
         module.fail_json(msg='top must be at least 1 and max_distinct at least 2')
+    bad = bad_path_option(module.params, ['path', 'tools_dir'])
+    if bad:
+        module.fail_json(msg=bad)
     result = run_module(module)
     module.exit_json(changed=False, **result)
 

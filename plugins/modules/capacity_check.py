@@ -212,9 +212,11 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
+from ansible_collections.opskit.ops.plugins.module_utils._input_guard import bad_path_option
 from ansible_collections.opskit.ops.plugins.module_utils import _capacity as capacity
 from ansible_collections.opskit.ops.plugins.module_utils._check_rows import (
     STATUS_FAILED,
@@ -342,6 +344,9 @@ class CapacityCheck(object):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    bad = bad_path_option(module.params, ['paths'])
+    if bad:
+        module.fail_json(msg=bad)
     if module.params['cpu_interval'] < 0:
         module.fail_json(msg='cpu_interval must be >= 0')
     check = CapacityCheck(module)

@@ -210,6 +210,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.opskit.ops.plugins.module_utils._input_guard import bad_path_option
 from ansible_collections.opskit.ops.plugins.module_utils import _jsonl_archive
 from ansible_collections.opskit.ops.plugins.module_utils._tool_registry import parse_time
 
@@ -230,6 +231,9 @@ def main():
         ),
         supports_check_mode=True,
     )
+    bad = bad_path_option(module.params, ['path', 'archive_dir', 'quarantine_dir', 'lock_file'])
+    if bad:
+        module.fail_json(msg=bad)
     p = module.params
     if p['days'] < 0 or p['retention_days'] < 1 or p['settle_seconds'] < 0:
         module.fail_json(msg='days must be >= 0, retention_days >= 1 and settle_seconds >= 0')

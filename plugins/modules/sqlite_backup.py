@@ -194,6 +194,8 @@ import os
 import sqlite3
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.opskit.ops.plugins.module_utils._input_guard import bad_path_option
 from ansible_collections.opskit.ops.plugins.module_utils._backup_common import human_size
 from ansible_collections.opskit.ops.plugins.module_utils._backup_sqlite import (
     SqliteBackupError,
@@ -279,6 +281,9 @@ def main():
         ),
         supports_check_mode=True,
     )
+    bad = bad_path_option(module.params, ['src', 'dest', 'aside_dir'])
+    if bad:
+        module.fail_json(msg=bad)
     if module.params["direction"] == "backup":
         run_backup(module)
     else:

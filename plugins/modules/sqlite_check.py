@@ -234,9 +234,11 @@ database:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
+from ansible_collections.opskit.ops.plugins.module_utils._input_guard import bad_path_option
 from ansible_collections.opskit.ops.plugins.module_utils._check_rows import (
     failure_message,
     summarize,
@@ -270,6 +272,9 @@ def size_option(module, name):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    bad = bad_path_option(module.params, ['path'])
+    if bad:
+        module.fail_json(msg=bad)
     params = module.params
     rows, info = inspect(
         params['path'],

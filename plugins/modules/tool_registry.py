@@ -271,6 +271,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.opskit.ops.plugins.module_utils._input_guard import bad_path_option
 from ansible_collections.opskit.ops.plugins.module_utils import _audit_log
 from ansible_collections.opskit.ops.plugins.module_utils import _tool_registry
 
@@ -299,6 +300,9 @@ def main():
         ),
         supports_check_mode=True,
     )
+    bad = bad_path_option(module.params, ['tools_dir', 'backup_dir', 'quarantine_dir', 'lock_file', 'audit_log'])
+    if bad:
+        module.fail_json(msg=bad)
     p = module.params
     now = None
     if p['now']:

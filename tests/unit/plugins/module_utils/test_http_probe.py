@@ -181,3 +181,10 @@ def test_result_to_row():
     bad = hp.check_endpoint(ep, scripted([dict(error='connection refused')]), sleep=lambda s: None)
     row = hp.result_to_row(bad, ep)
     assert (row['value'], row['status'], row['message']) == (None, 'failed', 'connection refused')
+
+
+def test_check_json_of_a_body_nested_too_deeply():
+    """json.loads raises RecursionError on it: a mismatch reason, not a crash."""
+    from ansible_collections.opskit.ops.plugins.module_utils._http_probe import check_json
+    reasons, actual = check_json(b'[' * 200000 + b']' * 200000, {'status': 'ok'})
+    assert (reasons, actual) == (['body is not JSON this module can read (nested too deeply)'], {})

@@ -436,3 +436,30 @@ def test_tool_registry_skips_an_oversized_definition(monkeypatch, tmp_path):
                                                                     'not read'}]
     assert result['quarantined'] == []
     assert (tools / 'dt_huge.json').exists()
+
+
+NUL_PATH = '/tmp/opskit\x00nul'
+LONG_PATH = '/tmp/' + 'x' * 300 + '/' + 'y' * 5000
+
+
+@pytest.mark.parametrize('bad', [NUL_PATH, LONG_PATH], ids=['nul', 'too-long'])
+@pytest.mark.parametrize('main, args', [
+    (audit_log.main, {'path': 'BAD'}),
+    (audit_log.main, {'path': '/nonexistent.jsonl', 'tools_dir': 'BAD'}),
+    (jsonl_archive.main, {'path': 'BAD'}),
+    (tool_registry.main, {'tools_dir': 'BAD'}),
+    (tool_registry.main, {'tools_dir': '/nonexistent', 'audit_log': 'BAD'}),
+    (sqlite_check.main, {'path': 'BAD'}),
+    (sqlite_backup.main, {'src': 'BAD', 'dest': '/tmp/x.db'}),
+    (pg_dump_inspect.main, {'path': 'BAD'}),
+    (backup_manifest.main, {'action': 'verify', 'path': 'BAD'}),
+    (backup_retention.main, {'root': 'BAD', 'host': 'h'}),
+    (capacity_check.main, {'host': False, 'paths': ['BAD']}),
+], ids=['audit_log', 'audit_log-tools', 'jsonl_archive', 'tool_registry', 'tool_registry-audit', 'sqlite_check',
+        'sqlite_backup', 'pg_dump_inspect', 'backup_manifest', 'backup_retention', 'capacity_check'])
+def test_paths_no_file_system_accepts(monkeypatch, main, args, bad):
+    """A NUL byte or a name longer than the system allows: a result or a failure, never ValueError."""
+    filled = dict((k, [bad] if v == ['BAD'] else (bad if v == 'BAD' else v)) for k, v in args.items())
+    result, failed = run(monkeypatch, main, filled, check_mode=True)
+    if failed:
+        assert result['msg']
