@@ -57,8 +57,18 @@ def _as_time(value):
     return when
 
 
+def _before(now, delta, **amount):
+    """``now - delta(**amount)``; an age beyond the calendar (10**12 hours) reaches back to its start."""
+    try:
+        return now - delta(**amount)
+    except OverflowError:
+        return datetime.datetime.min.replace(tzinfo=now.tzinfo)
+
+
 def normalise_policy(policy, base=None):
     merged = dict(base or DEFAULT_POLICY)
+    if policy is not None and not isinstance(policy, dict):
+        raise RetentionError("a retention policy must be a mapping of %s, got %r" % (", ".join(POLICY_KEYS), policy))
     for key, value in (policy or {}).items():
         if key not in POLICY_KEYS:
             raise RetentionError("unknown retention key %r (known: %s)" % (key, ", ".join(POLICY_KEYS)))
@@ -120,7 +130,7 @@ def keep_for_store(candidates, policy, now):
             reasons[cand["name"]] = ["no keep-counts"]
     max_age = policy.get("max_age_days")
     if max_age:
-        limit = now - datetime.timedelta(days=max_age)
+        limit = _before(now, datetime.timedelta, days=max_age)
         for cand in candidates:
             if cand["_time"] < limit and cand["name"] in reasons:
                 del reasons[cand["name"]]
@@ -153,7 +163,7 @@ def plan(sets, policies=None, now=None, incomplete_max_age_hours=24, protect=Non
             kept_stores[name][store] = why
 
     result = {"keep": [], "delete": [], "prune": {}, "reasons": {}, "newest_complete": newest}
-    incomplete_limit = now - datetime.timedelta(hours=incomplete_max_age_hours)
+    incomplete_limit = _before(now, datetime.timedelta, hours=incomplete_max_age_hours)
     for entry in prepared:
         name = entry["name"]
         if not entry.get("complete"):

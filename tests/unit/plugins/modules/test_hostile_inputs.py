@@ -463,3 +463,22 @@ def test_paths_no_file_system_accepts(monkeypatch, main, args, bad):
     result, failed = run(monkeypatch, main, filled, check_mode=True)
     if failed:
         assert result['msg']
+
+
+@pytest.mark.parametrize('policies, extra, message', [
+    ({'sqlite': 5}, {}, 'a retention policy must be a mapping of keep_last, daily, weekly, monthly, max_age_days, got 5'),
+    ({'sqlite': {'daily': 'x'}}, {}, "retention daily must be a number, got 'x'"),
+    ({'sqlite': {'max_age_days': 10 ** 12}}, {'incomplete_max_age_hours': 10 ** 12}, None),
+])
+def test_backup_retention_odd_policies(monkeypatch, tmp_path, policies, extra, message):
+    (tmp_path / 'h' / '20250101T000000Z').mkdir(parents=True)
+    (tmp_path / 'h' / '20250101T000000Z' / 'manifest.json').write_text(json.dumps(
+        {'complete': True, 'name': '20250101T000000Z',
+         'items': [{'file': 'a', 'store': 'sqlite', 'sha256': 'x', 'size': 1}]}))
+    args = dict({'root': str(tmp_path), 'host': 'h', 'policies': policies}, **extra)
+    result, failed = run(monkeypatch, backup_retention.main, args, check_mode=True)
+    if message is None:
+        assert failed is False
+        assert result['deleted'] == []
+    else:
+        assert (failed, result['msg']) == (True, message)
