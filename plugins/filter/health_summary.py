@@ -2,22 +2,22 @@
 # Copyright (c) 2025, opskit maintainers (@opskit)
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters of playbooks/healthcheck.yml and playbooks/smoke.yml.
+"""Filters of the role opskit.ops.healthcheck (health check, smoke test, health gate).
 
 Each filter is documented in the ``<filter>.yml`` file beside this one.
 
-* ``health_plan``: what to check on one host, from ``opskit_services`` and the
-  path conventions of docs/DEVELOPING.md (endpoints, metrics URLs, SQLite
-  stores, units, data and log directories).
-* ``health_metric_rules``: the runbooks' metric rule sets; a service is
-  judged by its own runbook's rules and by every other rule whose metrics it
-  exposes (found by ``present`` probes in the same scrape).
-* ``health_rows``: registered results of the check tasks (opskit check
-  modules, community.general.redis_info, community.postgresql.postgresql_ping
-  and postgresql_info) as uniform rows; a task that could not run becomes a
-  failed row, so nothing disappears from the summary.
-* ``health_summary``: the rows of every host as one table (text, Markdown,
-  JSON document) and the final failure message.
+* ``health_rules``: the metric rules by runbook, the role's defaults with the
+  inventory's overrides (a rule replaces the rule of the same name).
+* ``health_plan``: what to check on one host, read from ``opskit_model`` (the
+  fact of playbooks/preflight.yml): endpoints, metrics targets with the rules
+  of each service's own runbook, SQLite stores, units, watched directories.
+* ``health_rows``: registered results of the check tasks as uniform rows; a
+  task that could not run becomes a failed row, so nothing disappears.
+* ``health_summary``: the rows of every host: a compact summary (counts by
+  status per host, the rows that are not ok), the full table as text,
+  Markdown and a JSON document, and the final failure message.
+* ``health_gate_targets`` / ``health_gate``: the endpoints of a health gate
+  and its verdict (which service did not answer, its last answer, journal).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,16 +33,13 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.six import string_types
 
 from ansible_collections.opskit.ops.plugins.module_utils._check_rows import fmt_number
-from ansible_collections.opskit.ops.plugins.module_utils._metrics_eval import (
-    RuleError,
-    merge_rules,
-    preset_rules,
-)
+from ansible_collections.opskit.ops.plugins.module_utils._metrics_eval import merge_rules
 
 STATUS_ORDER = ('failed', 'warning', 'no_data', 'ok')
 ROW_KEYS = ('check', 'target', 'value', 'threshold', 'status', 'message')
-MIB = 1024.0 * 1024.0
+RUNBOOKS = ('000', '001', '002', '003', '004')
 MESSAGE_MAX = 400
+COMPACT_MESSAGE_MAX = 120
 
 
 # ---------------------------------------------------------------------------
@@ -58,12 +55,6 @@ def _row(check, target, value, threshold, status, message):
         value = None
     return {'check': check, 'target': target, 'value': value, 'threshold': threshold,
             'status': status, 'message': message}
-
-
-def _service_name(service, index):
-    if not isinstance(service, Mapping) or not service.get('name'):
-        raise AnsibleFilterError('opskit_services[%d]: every service needs a name, got %r' % (index, service))
-    return str(service['name'])
 
 
 def _short(text, limit=MESSAGE_MAX):
@@ -83,140 +74,104 @@ def show_value(value):
 
 
 # ---------------------------------------------------------------------------
+# health_rules
+# ---------------------------------------------------------------------------
+
+def _ruleset(where, rules):
+    if rules is None:
+        return []
+    if not _is_list(rules):
+        raise AnsibleFilterError('%s: expected a list of rules, got %s' % (where, type(rules).__name__))
+    checked = []
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, Mapping) or not rule.get('name'):
+            raise AnsibleFilterError('%s[%d]: every rule needs a name, got %r' % (where, index, rule))
+        # Keys the argument spec validation left unset (None) are dropped: the module fills its defaults.
+        checked.append(dict((key, copy.deepcopy(value)) for key, value in rule.items() if value is not None))
+    return checked
+
+
+def _rules_dict(where, rules):
+    if rules is None:
+        return {}
+    if not isinstance(rules, Mapping):
+        raise AnsibleFilterError('%s: expected a dict of runbook ("000"-"004") to a list of rules, got %s'
+                                 % (where, type(rules).__name__))
+    out = {}
+    for key in rules:
+        runbook = str(key)
+        if runbook not in RUNBOOKS:
+            raise AnsibleFilterError('%s: unknown runbook %r (known: %s)' % (where, key, ', '.join(RUNBOOKS)))
+        out[runbook] = _ruleset('%s["%s"]' % (where, runbook), rules[key])
+    return out
+
+
+def health_rules(defaults, overrides=None):
+    """The metric rules by runbook: ``defaults`` with ``overrides`` merged in.
+
+    Both are dicts of runbook to a list of rules (the rule format of
+    opskit.ops.metrics_check). An override rule replaces the default rule of
+    the same name in its runbook; other override rules are added.
+    """
+    base = _rules_dict('healthcheck_default_rules', defaults)
+    extra = _rules_dict('healthcheck_rules', overrides)
+    merged = {}
+    for runbook in RUNBOOKS:
+        if runbook in base or runbook in extra:
+            merged[runbook] = merge_rules(base.get(runbook, []), extra.get(runbook, []))
+    return merged
+
+
+# ---------------------------------------------------------------------------
 # health_plan
 # ---------------------------------------------------------------------------
 
-def health_plan(services, settings=None):
-    """What to check on a host running ``services`` (its ``opskit_services``).
+def _model_services(model):
+    if not isinstance(model, Mapping) or not _is_list(model.get('services')):
+        raise AnsibleFilterError('health_plan: expected opskit_model (the host fact set by playbooks/preflight.yml, '
+                                 'a dict with services), got %s' % type(model).__name__)
+    for index, service in enumerate(model['services']):
+        if not isinstance(service, Mapping) or not service.get('name') or \
+                not isinstance(service.get('urls'), Mapping) or not isinstance(service.get('paths'), Mapping):
+            raise AnsibleFilterError('health_plan: opskit_model.services[%d] is not a service of the model '
+                                     '(name, unit, urls, paths): %r' % (index, service))
+    return model['services']
 
-    ``settings``: ``http_address`` (default 127.0.0.1), where the checks on the
-    host reach the services. Paths follow docs/DEVELOPING.md.
+
+def health_plan(model, rules=None):
+    """What to check on a host, from its ``opskit_model``; ``rules`` from health_rules.
+
+    Nothing is derived here: endpoints, paths and units are the model's. Each
+    metrics target carries the rules of the service's own runbook only.
     """
-    if services is None:
-        services = []
-    if not _is_list(services):
-        raise AnsibleFilterError('health_plan: opskit_services must be a list, got %s' % type(services).__name__)
-    settings = dict(settings or {})
-    address = settings.get('http_address') or '127.0.0.1'
+    services = _model_services(model)
+    rules = _rules_dict('health_plan rules', rules)
     plan_services, endpoints, metrics, sqlite, processes, paths = [], [], [], [], [], []
-    stores = {}
-    for index, service in enumerate(services):
-        name = _service_name(service, index)
-        try:
-            port = int(service.get('port'))
-        except (TypeError, ValueError):
-            raise AnsibleFilterError('opskit_services[%s].port: expected a TCP port, got %r' % (name, service.get('port')))
-        base = 'http://%s:%d' % (address, port)
-        plan_services.append({'name': name, 'port': port, 'role': service.get('role') or 'api',
-                              'runbook': str(service.get('runbook') or ''), 'base_url': base})
-        endpoints.append({'name': '%s: GET /health' % name, 'url': base + '/health', 'json': {'status': 'ok'}})
-        endpoints.append({'name': '%s: GET /metrics' % name, 'url': base + '/metrics', 'probes': 1})
-        metrics.append({'name': name, 'url': base + '/metrics', 'runbook': str(service.get('runbook') or '')})
-        if (service.get('store') or 'sqlite') == 'sqlite':
-            owner = service.get('shares_store_of') or name
-            path = '/var/lib/%s/data/el_sessions.db' % owner
-            if path not in stores:
-                stores[path] = {'name': owner, 'path': path, 'services': []}
-                sqlite.append(stores[path])
-            stores[path]['services'].append(name)
-        processes.append({'name': name, 'unit': name})
-        for path in ('/var/lib/%s' % name, '/var/log/%s' % name):
+    databases = {}
+    for service in services:
+        name = str(service['name'])
+        runbook = str(service.get('runbook') or '')
+        urls = service['urls']
+        svc_paths = service['paths']
+        plan_services.append({'name': name, 'runbook': runbook, 'role': service.get('role'),
+                              'unit': service.get('unit'), 'port': service.get('port'), 'base_url': urls.get('base'),
+                              'health_url': urls.get('health'), 'store': service.get('store')})
+        endpoints.append({'name': '%s: GET /health' % name, 'url': urls['health'], 'json': {'status': 'ok'}})
+        endpoints.append({'name': '%s: GET /metrics' % name, 'url': urls['metrics'], 'probes': 1})
+        metrics.append({'name': name, 'url': urls['metrics'], 'rules': copy.deepcopy(rules.get(runbook, []))})
+        database = svc_paths.get('database')
+        if database:
+            if database not in databases:
+                databases[database] = {'name': service.get('store_owner') or name, 'path': database, 'services': []}
+                sqlite.append(databases[database])
+            databases[database]['services'].append(name)
+        processes.append({'name': name, 'unit': service.get('unit')})
+        for path in svc_paths.get('watched') or []:
             if path not in paths:
                 paths.append(path)
+    postgres = any(service.get('store') == 'postgres' for service in services)
     return {'services': plan_services, 'endpoints': endpoints, 'metrics': metrics, 'sqlite': sqlite,
-            'processes': processes, 'paths': paths}
-
-
-# ---------------------------------------------------------------------------
-# Metric rule sets
-# ---------------------------------------------------------------------------
-
-def _expand(runbook, ruleset):
-    """Rules of one rule set: its preset's rules (from metrics_check) merged with its own rules."""
-    if ruleset is None:
-        return []
-    if not isinstance(ruleset, Mapping):
-        raise AnsibleFilterError('metric rule set %s: expected a dict with preset and/or rules, got %r' % (runbook, ruleset))
-    rules = ruleset.get('rules') or []
-    if not _is_list(rules):
-        raise AnsibleFilterError('metric rule set %s: rules must be a list' % runbook)
-    for rule in rules:
-        if not isinstance(rule, Mapping) or not rule.get('name'):
-            raise AnsibleFilterError('metric rule set %s: every rule needs a name, got %r' % (runbook, rule))
-    try:
-        preset = preset_rules(ruleset.get('preset') or 'none')
-    except RuleError as exc:
-        raise AnsibleFilterError('metric rule set %s: %s' % (runbook, exc))
-    return [dict(rule) for rule in merge_rules(preset, [dict(rule) for rule in rules])]
-
-
-def rule_metrics(rule):
-    """Sample names a rule reads (the bucket series for a quantile)."""
-    kind = rule.get('type') or 'gauge'
-    metric = rule.get('metric')
-    if kind == 'query' or not metric:
-        return []
-    if kind == 'quantile':
-        base = metric[:-len('_bucket')] if metric.endswith('_bucket') else metric
-        return [base + '_bucket']
-    if kind == 'ratio' and rule.get('denominator'):
-        return [metric, rule['denominator']]
-    return [metric]
-
-
-def _rulesets(rulesets):
-    if rulesets is None:
-        return []
-    if not isinstance(rulesets, Mapping):
-        raise AnsibleFilterError('metric rule sets must be a dict of runbook: {preset, rules}, got %s'
-                                 % type(rulesets).__name__)
-    return [(str(key), _expand(str(key), rulesets[key])) for key in sorted(rulesets, key=str)]
-
-
-PROBE_PREFIX = 'exposes '
-
-
-def health_metric_rules(targets, rulesets):
-    """Each metrics target of health_plan with the rules to evaluate on it, in one scrape.
-
-    A service gets every rule of its own runbook's set: a metric its runbook
-    defines must be exported, so a missing one fails the check. It also gets
-    every rule of the other sets, marked optional, and one ``present`` probe
-    per sample name those read: health_rows (kind ``metrics``) keeps an
-    optional rule's rows only when the probes found all its samples, and
-    never shows the probes. So every service is judged by every rule whose
-    metrics it exposes, with one scrape. A rule name already taken is not
-    added twice.
-    """
-    sets = _rulesets(rulesets)
-    if targets is None:
-        targets = []
-    if not _is_list(targets):
-        raise AnsibleFilterError('health_metric_rules: targets must be the metrics list of health_plan')
-    planned = []
-    for target in targets:
-        if not isinstance(target, Mapping) or not target.get('name'):
-            raise AnsibleFilterError('health_metric_rules: targets must come from health_plan (name, url, runbook)')
-        own = str(target.get('runbook') or '')
-        chosen, names, optional, probes = [], set(), {}, {}
-        ordered = [s for s in sets if s[0] == own] + [s for s in sets if s[0] != own]
-        for runbook, rules in ordered:
-            for rule in rules:
-                if rule['name'] in names:
-                    continue
-                names.add(rule['name'])
-                chosen.append(copy.deepcopy(rule))
-                if runbook != own:
-                    optional[rule['name']] = rule_metrics(rule)
-                    for metric in optional[rule['name']]:
-                        probes[PROBE_PREFIX + metric] = metric
-        for probe, metric in probes.items():
-            if probe in names:
-                raise AnsibleFilterError('health_metric_rules: a rule may not be named %r' % probe)
-            chosen.append({'name': probe, 'type': 'present', 'metric': metric, 'severity': 'warning'})
-        planned.append({'name': target['name'], 'url': target.get('url'), 'runbook': own, 'rules': chosen,
-                        'optional': optional, 'probes': probes})
-    return planned
+            'processes': processes, 'paths': paths, 'postgres': postgres}
 
 
 # ---------------------------------------------------------------------------
@@ -227,12 +182,10 @@ def _item_label(result):
     item = result.get(result.get('ansible_loop_var') or 'item')
     if isinstance(item, Mapping):
         return str(item.get('name') or item.get('path') or '')
-    if _is_list(item) and item:
-        return _item_label({'item': item[0]})
     return '' if item is None else str(item)
 
 
-def _error_text(result):
+def error_text(result):
     """Why a task gave no result: its msg, with what the module (or the connection) wrote on stderr."""
     parts = []
     for key in ('msg', 'module_stderr', 'stderr'):
@@ -263,34 +216,7 @@ def _module_rows(result, name, prefix):
     if result.get('skipped'):
         return []
     return [_row(_prefixed(prefix, name), None, None, 'module runs', 'failed',
-                 '%s could not run: %s' % (name, _error_text(result)))]
-
-
-def _metrics_rows(result, name, prefix):
-    """Rows of one metrics_check result of a health_metric_rules target (its loop item).
-
-    The probes' rows are left out, and so are the rows of an optional rule
-    whose samples the probes did not find (the service does not expose them).
-    """
-    item = result.get(result.get('ansible_loop_var') or 'item')
-    checks = result.get('checks')
-    results = result.get('rules')
-    if not isinstance(item, Mapping) or not _is_list(checks) or not _is_list(results) or \
-            len(checks) != len(results) + 1:
-        return _module_rows(result, name, prefix)
-    probes = item.get('probes') or {}
-    optional = item.get('optional') or {}
-    exposed = set(probes[r.get('rule')] for r in results
-                  if r.get('rule') in probes and (r.get('value') or 0) > 0)
-    rows = _module_rows(dict(result, checks=[checks[0]]), name, prefix)
-    for check, rule_result in zip(checks[1:], results):
-        rule = rule_result.get('rule')
-        if rule in probes:
-            continue
-        if rule in optional and not all(metric in exposed for metric in optional[rule]):
-            continue
-        rows.extend(_module_rows(dict(result, checks=[check]), name, prefix))
-    return rows
+                 '%s could not run: %s' % (name, error_text(result)))]
 
 
 def _each(result):
@@ -298,96 +224,6 @@ def _each(result):
     if isinstance(result, Mapping) and _is_list(result.get('results')) and 'checks' not in result:
         return [(item, _item_label(item)) for item in result['results'] if isinstance(item, Mapping)]
     return [(result, '')]
-
-
-def _redis_rows(result, name, target, settings):
-    if not isinstance(result.get('info'), Mapping):
-        if result.get('skipped'):
-            return []
-        return [_row('redis ping', target, None, 'answers', 'failed', 'Redis did not answer: %s' % _error_text(result))]
-    info = result['info']
-    rows = [_row('redis ping', target, 'redis %s' % info.get('redis_version', '?'), 'answers', 'ok',
-                 'Redis %s answers, role %s, up %s s, %s clients' % (
-                     info.get('redis_version', '?'), info.get('role', '?'), info.get('uptime_in_seconds', '?'),
-                     info.get('connected_clients', '?')))]
-    used = info.get('used_memory') or 0
-    maxmemory = info.get('maxmemory') or 0
-    limit = float(settings.get('redis_memory_max_percent', 90))
-    if maxmemory:
-        percent = round(100.0 * used / maxmemory, 1)
-        status = 'ok' if percent <= limit else 'warning'
-        rows.append(_row('redis memory', target, percent, '<= %s %% of maxmemory' % fmt_number(limit), status,
-                         'used_memory %s of maxmemory %s (%s %%, policy %s)' % (
-                             info.get('used_memory_human', used), info.get('maxmemory_human', maxmemory),
-                             fmt_number(percent), info.get('maxmemory_policy', '?'))))
-    else:
-        rows.append(_row('redis memory', target, round(used / MIB, 1), 'maxmemory set', 'warning',
-                         'used_memory %s MiB and no maxmemory: Redis can take all memory of the host'
-                         % fmt_number(round(used / MIB, 1))))
-    bgsave = info.get('rdb_last_bgsave_status')
-    rows.append(_row('redis rdb_last_bgsave_status', target, bgsave, '== ok', 'ok' if bgsave == 'ok' else 'failed',
-                     'last BGSAVE %s (rdb_changes_since_last_save %s)' % (
-                         bgsave, info.get('rdb_changes_since_last_save', '?'))))
-    return rows
-
-
-def _pg_ping_rows(result, name, label, target):
-    database = label or name
-    check = 'postgresql ping %s' % database if database else 'postgresql ping'
-    if result.get('skipped'):
-        return []
-    if 'is_available' not in result:
-        return [_row(check, target, None, 'available', 'failed', 'postgresql_ping did not run: %s' % _error_text(result))]
-    version = (result.get('server_version') or {}).get('full')
-    if result.get('is_available'):
-        return [_row(check, target, 'PostgreSQL %s' % version, 'available', 'ok',
-                     'connection to database %s works (SELECT 1), server %s' % (database, version))]
-    return [_row(check, target, None, 'available', 'failed',
-                 'cannot connect to database %s: %s' % (database, _short(result.get('conn_err_msg') or _error_text(result))))]
-
-
-def _pg_info_rows(result, name, target, databases):
-    if result.get('skipped'):
-        return []
-    if not isinstance(result.get('databases'), Mapping):
-        return [_row('postgresql info', target, None, 'readable', 'failed',
-                     'postgresql_info did not run: %s' % _error_text(result))]
-    found = result['databases']
-    rows = []
-    for database in databases or []:
-        if isinstance(database, string_types):
-            database = {'name': database}
-        db_name = database.get('name')
-        info = found.get(db_name)
-        owner = database.get('owner')
-        threshold = 'exists' + (', owner %s' % owner if owner else '')
-        if not isinstance(info, Mapping):
-            rows.append(_row('postgresql database %s' % db_name, target, None, threshold, 'failed',
-                             'database %s does not exist (or the login cannot see it)' % db_name))
-            continue
-        size = info.get('size')
-        try:
-            size_mib = round(int(size) / MIB, 1)
-        except (TypeError, ValueError):
-            size_mib = None
-        ok = not owner or info.get('owner') == owner
-        rows.append(_row('postgresql database %s' % db_name, target, size_mib, threshold, 'ok' if ok else 'failed',
-                         'database %s, owner %s, %s MiB' % (db_name, info.get('owner'), fmt_number(size_mib))
-                         + ('' if ok else ', expected owner %s' % owner)))
-        extensions = info.get('extensions') or {}
-        for extension in database.get('extensions') or []:
-            ext = extensions.get(extension)
-            if isinstance(ext, Mapping):
-                version = (ext.get('extversion') or {}).get('raw')
-                rows.append(_row('postgresql extension %s in %s' % (extension, db_name), target, version, 'installed',
-                                 'ok', 'extension %s %s installed in %s' % (extension, version, db_name)))
-            else:
-                rows.append(_row('postgresql extension %s in %s' % (extension, db_name), target, None, 'installed',
-                                 'failed', 'extension %s missing in %s: CREATE EXTENSION %s' % (extension, db_name, extension)))
-    return rows
-
-
-KINDS = ('checks', 'metrics', 'redis', 'postgresql_ping', 'postgresql_info')
 
 
 def _unreachable(entries):
@@ -404,61 +240,50 @@ def _unreachable(entries):
     return None
 
 
-def health_rows(entries, settings=None):
+def _check_row(row, where):
+    if not isinstance(row, Mapping) or 'check' not in row or 'status' not in row:
+        raise AnsibleFilterError('health_rows: %s holds %r, not a check row' % (where, row))
+    return dict((key, row.get(key)) for key in ROW_KEYS)
+
+
+def health_rows(entries):
     """Rows of registered check results.
 
-    ``entries``: list of dicts ``{name, result, kind, prefix, target, databases}``:
-
-    * kind ``checks`` (default): a result (or loop result) of an opskit check
-      module; rows are its ``checks``, each check prefixed with ``prefix`` or,
-      for loops, with the loop item's name.
-    * ``metrics``: a loop of opskit.ops.metrics_check over the targets of
-      health_metric_rules; probes and unexposed optional rules left out.
-    * ``redis``: community.general.redis_info (ping, memory against
-      maxmemory, last BGSAVE).
-    * ``postgresql_ping``: community.postgresql.postgresql_ping, a loop over
-      databases (rows named after the loop item).
-    * ``postgresql_info``: community.postgresql.postgresql_info; ``databases``
-      (name, owner, extensions) are checked against what it found.
-
-    A result that is unreachable, or failed without rows, becomes a failed row.
+    ``entries``: list of dicts, each ``{name, result, prefix}`` (a result or
+    loop result of an opskit check module: its ``checks``, each prefixed with
+    ``prefix`` or, for loops, with the loop item's name) or ``{name, rows}``
+    (rows a check task already judged, such as the Redis and PostgreSQL
+    checks). A result that failed without rows becomes a failed row; when any
+    result is unreachable the host gets one failed row ``host reachable``.
     """
-    settings = dict(settings or {})
     if entries is None:
         return []
     if not _is_list(entries):
-        raise AnsibleFilterError('health_rows: expected a list of {name, result, kind}, got %s' % type(entries).__name__)
+        raise AnsibleFilterError('health_rows: expected a list of {name, result} or {name, rows}, got %s'
+                                 % type(entries).__name__)
     for entry in entries:
-        if not isinstance(entry, Mapping) or 'name' not in entry:
-            raise AnsibleFilterError('health_rows: every entry needs a name and a result, got %r' % (entry,))
-        kind = entry.get('kind') or 'checks'
-        if kind not in KINDS:
-            raise AnsibleFilterError('health_rows: unknown kind %r (use one of %s)' % (kind, ', '.join(KINDS)))
+        if not isinstance(entry, Mapping) or 'name' not in entry or ('result' not in entry and 'rows' not in entry):
+            raise AnsibleFilterError('health_rows: every entry needs a name and a result (or rows), got %r' % (entry,))
     unreachable = _unreachable(entries)
     if unreachable is not None:
         # Every task of the host met the same wall: one row says so.
         return [_row('host reachable', 'host', None, 'reachable', 'failed',
-                     'host unreachable: %s' % _error_text(unreachable))]
+                     'host unreachable: %s' % error_text(unreachable))]
     rows = []
     for entry in entries:
-        kind = entry.get('kind') or 'checks'
-        result = entry.get('result')
         name = str(entry['name'])
+        if 'rows' in entry:
+            given = entry['rows'] if entry['rows'] is not None else []
+            if not _is_list(given):
+                raise AnsibleFilterError('health_rows: rows of %s must be a list, got %r' % (name, given))
+            rows.extend(_check_row(row, name) for row in given)
+            continue
+        result = entry.get('result')
         if not isinstance(result, Mapping):
-            rows.append(_row(name, entry.get('target'), None, 'module runs', 'failed',
-                             '%s has no result: the task did not run' % name))
+            rows.append(_row(name, None, None, 'module runs', 'failed', '%s has no result: the task did not run' % name))
             continue
         for one, label in _each(result):
-            if kind == 'checks':
-                rows.extend(_module_rows(one, name, label or entry.get('prefix') or ''))
-            elif kind == 'metrics':
-                rows.extend(_metrics_rows(one, name, label or entry.get('prefix') or ''))
-            elif kind == 'redis':
-                rows.extend(_redis_rows(one, name, entry.get('target'), settings))
-            elif kind == 'postgresql_ping':
-                rows.extend(_pg_ping_rows(one, name, label, entry.get('target')))
-            else:
-                rows.extend(_pg_info_rows(one, name, entry.get('target'), entry.get('databases')))
+            rows.extend(_module_rows(one, name, label or entry.get('prefix') or ''))
     return rows
 
 
@@ -507,18 +332,61 @@ def _status_text(status):
     return 'FAILED' if status == 'failed' else status
 
 
-def text_table(rows):
-    """Fixed-width text table: HOST CHECK VALUE THRESHOLD STATUS."""
-    header = ('HOST', 'CHECK', 'VALUE', 'THRESHOLD', 'STATUS')
-    lines = [(row['host'], row['check'], show_value(row['value']), show_value(row['threshold']),
-              _status_text(row['status'])) for row in rows]
-    widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(4)]
+def _fixed_width(header, lines):
+    widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(len(header) - 1)]
 
     def fmt(cells):
-        return '  '.join(cells[i].ljust(widths[i]) for i in range(4)) + '  ' + cells[4]
+        return '  '.join(cells[i].ljust(widths[i]) for i in range(len(widths))) + '  ' + cells[-1]
 
-    out = [fmt(header), '  '.join('-' * w for w in widths) + '  ' + '-' * 6]
+    out = [fmt(header), '  '.join('-' * w for w in widths) + '  ' + '-' * len(header[-1])]
     out.extend(fmt(line) for line in lines)
+    return '\n'.join(out)
+
+
+def text_table(rows):
+    """Fixed-width text table of every row: HOST CHECK VALUE THRESHOLD STATUS."""
+    return _fixed_width(('HOST', 'CHECK', 'VALUE', 'THRESHOLD', 'STATUS'),
+                        [(row['host'], row['check'], show_value(row['value']), show_value(row['threshold']),
+                          _status_text(row['status'])) for row in rows])
+
+
+def _not_ok(rows):
+    """The rows that are not ok, failed first, then warnings, then no data (stable inside each)."""
+    return sorted((row for row in rows if row['status'] != 'ok'),
+                  key=lambda r: STATUS_ORDER.index(r['status']) if r['status'] in STATUS_ORDER else 0)
+
+
+def compact_text(title, rows, counts, hosts):
+    """What a person reads first: per host the counts by status, then only the rows that are not ok.
+
+    Failed and warning rows are listed with value, threshold and message; the
+    checks without data (no traffic in the interval) are named on one line per host.
+    """
+    status = _status_of(counts)
+    out = ['%s: %s on %d host%s: %s' % (title, _counts_text(counts), len(hosts), '' if len(hosts) == 1 else 's',
+                                        _status_text(status))]
+    width = max([len(host) for host in hosts] or [0])
+    for host, host_counts in hosts.items():
+        out.append('  %s  %s' % (host.ljust(width), _counts_text(host_counts)))
+    problems = [row for row in _not_ok(rows) if row['status'] != 'no_data']
+    if problems:
+        out.append('')
+        out.append('Failed and warning checks (%d):' % len(problems))
+        out.append(_fixed_width(
+            ('HOST', 'CHECK', 'VALUE', 'THRESHOLD', 'STATUS', 'MESSAGE'),
+            [(row['host'], row['check'], show_value(row['value']), show_value(row['threshold']),
+              _status_text(row['status']), _short(row['message'] or '', COMPACT_MESSAGE_MAX)) for row in problems]))
+    no_data = {}
+    for row in rows:
+        if row['status'] == 'no_data':
+            no_data.setdefault(row['host'], []).append(row['check'])
+    if no_data:
+        out.append('')
+        out.append('No data (no traffic in the interval):')
+        for host, checks in no_data.items():
+            out.append('  %s: %s' % (host, ', '.join(checks)))
+    if not problems and not no_data:
+        out.append('Every check is ok.')
     return '\n'.join(out)
 
 
@@ -543,11 +411,11 @@ def markdown_report(title, rows, counts, hosts, generated_at=None, check_mode=Fa
     for host, host_counts in hosts.items():
         out.append('| %s | %d | %d | %d | %d |' % (
             _md(host), host_counts['ok'], host_counts['warning'], host_counts['failed'], host_counts['no_data']))
-    problems = [row for row in rows if row['status'] in ('failed', 'warning')]
+    problems = _not_ok(rows)
     if problems:
-        out.extend(['', '## Failed and warning checks', '',
+        out.extend(['', '## Checks that are not ok', '',
                     '| host | check | value | threshold | status | message |', '|---|---|---|---|---|---|'])
-        for row in sorted(problems, key=lambda r: STATUS_ORDER.index(r['status'])):
+        for row in problems:
             out.append('| %s | %s | %s | %s | %s | %s |' % (
                 _md(row['host']), _md(row['check']), _md(row['value']), _md(row['threshold']),
                 _status_text(row['status']), _md(row['message'])))
@@ -576,7 +444,7 @@ def failure_text(title, failed, counts):
 
 def health_summary(hosts, hostvars, fact='healthcheck_rows', title='Health check', generated_at=None,
                    check_mode=False):
-    """One table of the rows every host in ``hosts`` stored in fact ``fact``."""
+    """One summary of the rows every host in ``hosts`` stored in fact ``fact``."""
     if hosts is None:
         hosts = []
     if isinstance(hosts, string_types) or not _is_list(hosts):
@@ -603,8 +471,7 @@ def health_summary(hosts, hostvars, fact='healthcheck_rows', title='Health check
     failed = [row for row in rows if row['status'] not in ('ok', 'warning', 'no_data')]
     warnings = [row for row in rows if row['status'] == 'warning']
     table = text_table(rows) + '\n' + '%s on %d host%s: %s' % (
-        _counts_text(counts), len(per_host), '' if len(per_host) == 1 else 's',
-        'FAILED' if status == 'failed' else status)
+        _counts_text(counts), len(per_host), '' if len(per_host) == 1 else 's', _status_text(status))
     document = {
         'title': title,
         'generated_at': generated_at,
@@ -623,6 +490,7 @@ def health_summary(hosts, hostvars, fact='healthcheck_rows', title='Health check
         'status': status,
         'failed': failed,
         'warnings': warnings,
+        'compact': compact_text(title, document['rows'], counts, per_host),
         'table': table,
         'markdown': markdown_report(title, rows, counts, per_host, generated_at, check_mode),
         'document': document,
@@ -630,11 +498,98 @@ def health_summary(hosts, hostvars, fact='healthcheck_rows', title='Health check
     }
 
 
+# ---------------------------------------------------------------------------
+# Health gate
+# ---------------------------------------------------------------------------
+
+def health_gate_targets(services, endpoints=False):
+    """Endpoints of a health gate: ``{name, url, unit}`` from model services or ``{name, url[, unit]}`` dicts.
+
+    With ``endpoints`` true only ``{name, url}``, the endpoints of opskit.ops.http_check.
+    """
+    if services is None:
+        services = []
+    if isinstance(services, Mapping) or not _is_list(services):
+        raise AnsibleFilterError('healthcheck_gate_services: expected a list of services, got %s'
+                                 % type(services).__name__)
+    targets = []
+    for index, service in enumerate(services):
+        if not isinstance(service, Mapping) or not service.get('name'):
+            raise AnsibleFilterError('healthcheck_gate_services[%d]: every service needs a name, got %r'
+                                     % (index, service))
+        urls = service.get('urls') if isinstance(service.get('urls'), Mapping) else {}
+        url = service.get('url') or service.get('health_url') or urls.get('health')
+        if not url:
+            raise AnsibleFilterError('healthcheck_gate_services[%s]: needs url (or the urls.health of opskit_model), '
+                                     'got %r' % (service['name'], service))
+        target = {'name': str(service['name']), 'url': str(url)}
+        if not endpoints:
+            target['unit'] = service.get('unit') or ''
+        targets.append(target)
+    return targets
+
+
+def _journal_lines(journals, name):
+    if isinstance(journals, Mapping):
+        journals = journals.get('results')
+    for journal in journals or []:
+        if not isinstance(journal, Mapping) or journal.get('skipped'):
+            continue
+        item = journal.get(journal.get('ansible_loop_var') or 'item')
+        if isinstance(item, Mapping) and item.get('name') == name:
+            return [str(line) for line in journal.get('stdout_lines') or []]
+    return []
+
+
+def health_gate(result, targets, journals=None, timeout=None, delay=None, host='', reason=''):
+    """Verdict of a health gate: ``{ok, failed, message}`` from the registered http_check result.
+
+    ``failed`` lists the names of the services that did not pass; the message
+    names each with its URL, how long it was probed, its last answer and the
+    last lines of its journal.
+    """
+    if not isinstance(result, Mapping):
+        raise AnsibleFilterError('health_gate: expected the registered result of opskit.ops.http_check')
+    targets = health_gate_targets(targets)
+    if result.get('skipped'):
+        return {'ok': True, 'failed': [], 'message': 'health gate skipped'}
+    checks = result.get('checks')
+    if not _is_list(checks):
+        names = [target['name'] for target in targets]
+        return {'ok': False, 'failed': names,
+                'message': 'health gate%s on %s could not probe %s: %s' % (
+                    ' ' + reason if reason else '', host or 'the host', ', '.join(names), error_text(result))}
+    by_name = dict((str(row.get('check')), row) for row in checks if isinstance(row, Mapping))
+    failed, messages = [], []
+    for target in targets:
+        row = by_name.get(target['name'])
+        if row is not None and row.get('status') == 'ok':
+            continue
+        failed.append(target['name'])
+        last = row.get('message') if row is not None else 'not probed'
+        message = '%s%s did not answer GET %s with %s%s, probed every %s s for %s s; last answer: %s.' % (
+            target['name'], ' on %s' % host if host else '', target['url'],
+            row.get('threshold') if row is not None else 'HTTP [200]', ' ' + reason if reason else '',
+            fmt_number(delay) if delay is not None else '?', fmt_number(timeout) if timeout is not None else '?',
+            last)
+        lines = _journal_lines(journals, target['name'])
+        if lines:
+            message += '\nLast lines of its journal (journalctl -u %s):\n%s' % (
+                target['unit'] or target['name'], '\n'.join('  ' + line for line in lines))
+        messages.append(message)
+    if not failed:
+        return {'ok': True, 'failed': [], 'message': '%s answered GET /health%s' % (
+            ', '.join(target['name'] for target in targets), ' ' + reason if reason else '')}
+    return {'ok': False, 'failed': failed, 'message': '\n\n'.join(messages)}
+
+
 class FilterModule(object):
     def filters(self):
         return {
+            'health_rules': health_rules,
             'health_plan': health_plan,
-            'health_metric_rules': health_metric_rules,
             'health_rows': health_rows,
             'health_summary': health_summary,
+            'health_gate_targets': health_gate_targets,
+            'health_gate': health_gate,
         }

@@ -97,49 +97,6 @@ def runtime_fallback(results):
     return out
 
 
-def _journal_lines(journals, name):
-    if isinstance(journals, Mapping):
-        journals = journals.get('results')
-    for journal in journals or []:
-        if not isinstance(journal, Mapping):
-            continue
-        item = journal.get(journal.get('ansible_loop_var') or 'item')
-        service = item.get('item') if isinstance(item, Mapping) else None
-        if isinstance(service, Mapping) and service.get('name') == name:
-            return [str(line) for line in journal.get('stdout_lines') or []]
-    return []
-
-
-def runtime_health_gate(results, journals=None, timeout=None, host=''):
-    """Message naming every service whose /health did not answer 200 after a restart; None when all did."""
-    if isinstance(results, Mapping):
-        results = results.get('results')
-    if results is None or not isinstance(results, (list, tuple)):
-        raise AnsibleFilterError('runtime_health_gate: expected the registered results of a uri loop with until')
-    messages = []
-    for result in results:
-        if not isinstance(result, Mapping) or result.get('skipped') or result.get('status') == 200:
-            continue
-        item = result.get(result.get('ansible_loop_var') or 'item')
-        name = str(item.get('name')) if isinstance(item, Mapping) else _text(item, 'service')
-        status = result.get('status')
-        if isinstance(status, int) and status > 0:
-            body = result.get('json') if isinstance(result.get('json'), Mapping) else {}
-            reason = body.get('reason') or body.get('status') or _text(result.get('content'), 'no body')[:200]
-            last = 'HTTP %d, %s' % (status, reason)
-        else:
-            last = 'no answer (%s)' % _text(result.get('msg'), 'request failed')
-        message = ('%s%s did not answer GET /health with 200 after the restart, probed every 2 s for %s s '
-                   '(runtime_restart_health_timeout); last answer: %s.') % (
-            name, ' on %s' % host if host else '', _text(timeout, '?'), last)
-        lines = _journal_lines(journals, name)
-        if lines:
-            message += '\nLast lines of its journal (journalctl -u %s):\n%s' % (
-                name, '\n'.join('  ' + line for line in lines))
-        messages.append(message)
-    return '\n\n'.join(messages) if messages else None
-
-
 class FilterModule(object):
     def filters(self):
-        return {'runtime_fallback': runtime_fallback, 'runtime_health_gate': runtime_health_gate}
+        return {'runtime_fallback': runtime_fallback}

@@ -35,7 +35,6 @@ Rule types (``type``):
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import copy
 import math
 import traceback
 
@@ -90,61 +89,14 @@ class RuleError(MetricsError):
 
 
 # ---------------------------------------------------------------------------
-# Presets: the runbooks' thresholds as data
+# Rule lists. The runbooks' rule sets are data of the role opskit.ops.healthcheck
+# (healthcheck_default_rules); nothing here carries a threshold.
 # ---------------------------------------------------------------------------
 
-PRESETS = {
-    # Runbook 000 (EL Discord bot). Its alerts TurnLatencyHighP90/P99 name no
-    # number ("p90 / p99 over the threshold"): opskit takes runbook 003's
-    # latency panel bands (5 s yellow, 10 s red) for them. QCheckFailureRateHigh
-    # is "failed_qcheck / total_qgen over a threshold (e.g. 15 %)".
-    'el_agent': [
-        {'name': 'el turn latency p90', 'type': 'quantile', 'metric': 'turn_latency_seconds',
-         'quantile': 0.9, 'op': '<=', 'threshold': 5.0, 'severity': 'warning'},
-        {'name': 'el turn latency p99', 'type': 'quantile', 'metric': 'turn_latency_seconds',
-         'quantile': 0.99, 'op': '<=', 'threshold': 10.0, 'severity': 'critical'},
-        {'name': 'el qcheck failure rate', 'type': 'ratio', 'metric': 'qcheck_failed_total',
-         'denominator': 'qgen_total', 'op': '<=', 'threshold': 0.15, 'severity': 'critical'},
-    ],
-    # Runbook 003 (Semibot runtime): error-rate panel alert (> 5 %), capacity
-    # planning (P95 > 5 s, errors > 5 %), success-rate panel bands (95 % green,
-    # 90 % yellow, below red), AutoFallbackTriggered (severity warning).
-    # The runbook's latency expression histogram_quantile(0.95,
-    # chat_execution_latency_ms) lacks _bucket and rate(); opskit evaluates the
-    # buckets as histogram_quantile(0.95, sum by (le, mode)
-    # (rate(chat_execution_latency_ms_bucket[...]))) would.
-    'runtime': [
-        {'name': 'runtime error rate', 'type': 'ratio', 'metric': 'chat_execution_error_total',
-         'denominator': 'chat_execution_total', 'by': ['mode'], 'op': '<=', 'threshold': 0.05,
-         'severity': 'critical'},
-        {'name': 'runtime latency p95 ms', 'type': 'quantile', 'metric': 'chat_execution_latency_ms',
-         'quantile': 0.95, 'by': ['mode'], 'op': '<=', 'threshold': 5000.0, 'severity': 'critical'},
-        {'name': 'runtime success rate (warning)', 'type': 'ratio', 'metric': 'chat_execution_success_total',
-         'denominator': 'chat_execution_total', 'by': ['mode'], 'op': '>=', 'threshold': 0.95,
-         'severity': 'warning'},
-        {'name': 'runtime success rate (critical)', 'type': 'ratio', 'metric': 'chat_execution_success_total',
-         'denominator': 'chat_execution_total', 'by': ['mode'], 'op': '>=', 'threshold': 0.90,
-         'severity': 'critical'},
-        {'name': 'runtime fallback', 'type': 'gauge', 'metric': 'chat_runtime_fallback_enabled',
-         'op': '==', 'threshold': 0.0, 'severity': 'warning'},
-    ],
-}
-
-
-def preset_rules(name):
-    """Deep copy of the rules of preset ``name`` ('none' or None: no rules)."""
-    if name in (None, '', 'none'):
-        return []
-    try:
-        return copy.deepcopy(PRESETS[name])
-    except KeyError:
-        raise RuleError('unknown preset %r (known: %s)' % (name, ', '.join(sorted(PRESETS))))
-
-
-def merge_rules(preset, rules):
-    """Preset rules followed by ``rules``; a rule named like a preset rule replaces it."""
+def merge_rules(base, rules):
+    """``base`` rules followed by ``rules``; a rule named like a base rule replaces it."""
     by_name = dict((rule['name'], rule) for rule in rules or [])
-    merged = [by_name.pop(rule['name'], rule) for rule in preset]
+    merged = [by_name.pop(rule['name'], rule) for rule in base or []]
     merged.extend(rule for rule in rules or [] if rule['name'] in by_name)
     return merged
 

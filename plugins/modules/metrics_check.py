@@ -57,8 +57,31 @@ options:
   url:
     description:
       - URL of a Prometheus text exposition endpoint, for example C(http://127.0.0.1:8000/metrics).
-      - Exactly one of O(url), O(text) and O(prometheus_url) is required.
+      - Exactly one of O(url), O(targets), O(text) and O(prometheus_url) is required.
     type: str
+  targets:
+    description:
+      - Several endpoints judged in one task, each by its own rules. With O(interval) > 0
+        every target is scraped, then the module waits O(interval) seconds B(once) and
+        scrapes every target again, so a host with five services takes one interval, not five.
+      - The rows of RV(checks) are prefixed with the target's name (C(<name>: <check>));
+        RV(targets) has each target's own rows, summary, rule results and scrape.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the target (a service), the prefix of its rows.
+        type: str
+        required: true
+      url:
+        description: URL of its exposition endpoint.
+        type: str
+        required: true
+      rules:
+        description: Its rules, in the format of O(rules).
+        type: list
+        elements: dict
+        default: []
   text:
     description:
       - Prometheus exposition text to evaluate instead of scraping O(url) (tests, or text fetched otherwise).
@@ -85,26 +108,11 @@ options:
       - With O(text) and O(previous_text), the seconds between the two texts (for V(rate) rules).
     type: float
     default: 0
-  preset:
-    description:
-      - A default rule set carrying a runbook's thresholds; O(rules) are added to it,
-        and a rule of O(rules) with the name of a preset rule replaces that rule.
-      - V(el_agent) (runbook 000) - turn latency C(turn_latency_seconds) p90 <= 5 s
-        (warning) and p99 <= 10 s (critical), QCheck failure rate
-        C(qcheck_failed_total / qgen_total) <= 0.15. Runbook 000 gives no latency
-        numbers; 5 s and 10 s are runbook 003's latency panel bands (yellow, red).
-      - V(runtime) (runbook 003) - error rate C(chat_execution_error_total /
-        chat_execution_total) by C(mode) <= 0.05, p95 of C(chat_execution_latency_ms)
-        by C(mode) <= 5000 ms, success rate C(chat_execution_success_total /
-        chat_execution_total) by C(mode) >= 0.95 (warning) and >= 0.90 (critical),
-        fallback gauge C(chat_runtime_fallback_enabled) == 0 (warning, as the
-        runbook's AutoFallbackTriggered alert).
-    type: str
-    choices: [none, el_agent, runtime]
-    default: none
   rules:
     description:
-      - Rules to evaluate, after the O(preset) rules.
+      - Rules to evaluate. With O(targets), they are evaluated on every target, before the target's own rules.
+      - opskit keeps the runbooks' rule sets in one place, the role opskit.ops.healthcheck
+        (C(healthcheck_default_rules)); this module has no built-in thresholds.
     type: list
     elements: dict
     default: []
@@ -202,16 +210,39 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Check the runtime service against runbook 003's thresholds over 30 seconds
+- name: Check the runtime service's error rate over 30 seconds (runbook 003)
   opskit.ops.metrics_check:
     url: http://127.0.0.1:8000/metrics
-    preset: runtime
     interval: 30
+    rules:
+      - name: runtime error rate
+        type: ratio
+        metric: chat_execution_error_total
+        denominator: chat_execution_total
+        by: [mode]
+        op: '<='
+        threshold: 0.05
+
+- name: Judge every service of a host by its own rules, with one 10 s interval for all
+  opskit.ops.metrics_check:
+    interval: 10
+    targets:
+      - name: agent-framework-api
+        url: http://127.0.0.1:8000/metrics
+        rules: []
+      - name: agent-framework-worker
+        url: http://127.0.0.1:8001/metrics
+        rules:
+          - name: queue length
+            metric: queue_messages
+            op: '<='
+            threshold: 100
+    fail_on_error: false
+  register: __metrics
 
 - name: Check the EL bot with a stricter p99 and slot coverage per stage
   opskit.ops.metrics_check:
     url: http://127.0.0.1:8000/metrics
-    preset: el_agent
     rules:
       - name: el turn latency p99
         type: quantile
@@ -251,9 +282,14 @@ EXAMPLES = r"""
 - name: Collect the results without failing, for a summary table
   opskit.ops.metrics_check:
     url: http://127.0.0.1:8000/metrics
-    preset: runtime
+    rules:
+      - name: runtime fallback
+        metric: chat_runtime_fallback_enabled
+        op: '=='
+        threshold: 0
+        severity: warning
     fail_on_error: false
-  register: __metrics
+  register: __metrics_table
 """
 
 RETURN = r"""
@@ -329,6 +365,23 @@ scrape:
   returned: always
   type: dict
   sample: {source: http://127.0.0.1:8000/metrics, scrapes: 2, seconds: 30.01, series: 42}
+targets:
+  description:
+    - With O(targets), one entry per target, in the order given - its C(name), C(url), its own
+      C(checks) (not prefixed), C(summary), C(rules) and C(scrape) as described above.
+    - Empty without O(targets).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: agent-framework-worker
+      url: http://127.0.0.1:8001/metrics
+      checks:
+        - {check: metrics scrape, target: http://127.0.0.1:8001/metrics, value: 31, threshold: parsable exposition,
+           status: ok, message: 31 samples parsed (2 scrapes 10.0 s apart)}
+      summary: {total: 2, passed: 2, failed: 0, warning: 0, no_data: 0}
+      rules: []
+      scrape: {source: http://127.0.0.1:8001/metrics, scrapes: 2, seconds: 10.0, series: 31}
 """
 
 import json
@@ -356,7 +409,6 @@ from ansible_collections.opskit.ops.plugins.module_utils._metrics_eval import (
     merge_rules,
     normalize_rule,
     parse_exposition,
-    preset_rules,
     prometheus_query,
     result_to_row,
 )
@@ -386,8 +438,12 @@ def argument_spec():
         prometheus_url=dict(type='str'),
         window=dict(type='str', default='5m'),
         interval=dict(type='float', default=0),
-        preset=dict(type='str', default='none', choices=['none', 'el_agent', 'runtime']),
         rules=dict(type='list', elements='dict', default=[], options=RULE_SPEC),
+        targets=dict(type='list', elements='dict', options=dict(
+            name=dict(type='str', required=True),
+            url=dict(type='str', required=True),
+            rules=dict(type='list', elements='dict', default=[], options=RULE_SPEC),
+        )),
         token=dict(type='str', no_log=True),
         headers=dict(type='dict', default={}),
         timeout=dict(type='float', default=10),
@@ -418,20 +474,88 @@ class MetricsCheck(object):
         text, content_type = self.fetch(url, 'text/plain;version=0.0.4;q=1.0, */*;q=0.1')
         return parse_exposition(text, openmetrics=content_type.startswith('application/openmetrics-text'))
 
-    def rules(self):
+    def rules(self, own=None, where=None):
         try:
-            merged = merge_rules(preset_rules(self.params['preset']), self.params['rules'])
+            merged = merge_rules(self.params['rules'], own or [])
             return [normalize_rule(rule) for rule in merged]
         except RuleError as exc:
-            self.module.fail_json(msg=to_native(exc))
+            self.module.fail_json(msg='%s%s' % ('targets[%s]: ' % where if where else '', to_native(exc)))
 
     def run(self):
+        if self.params['targets'] is not None:
+            return self.run_targets()
         rules = self.rules()
         if self.params['prometheus_url']:
             rows, results, info = self.run_prometheus(rules)
         else:
             rows, results, info = self.run_scrape(rules)
-        return rows, results, info
+        return rows, results, info, []
+
+    def run_targets(self):
+        """Scrape every target, wait one interval, scrape every target again, judge each by its rules."""
+        interval = self.params['interval']
+        targets = []
+        for target in self.params['targets']:
+            rules = self.rules(target['rules'], target['name'])
+            for rule in rules:
+                if rule['type'] == 'query':
+                    self.module.fail_json(msg='targets[%s]: rule %r: type query needs prometheus_url'
+                                          % (target['name'], rule['name']))
+            targets.append(dict(name=target['name'], url=target['url'], rules=rules, previous=None,
+                                started=None, error=None, scrapes=0))
+        if interval > 0 and targets:
+            for target in targets:
+                target['error'] = self.try_scrape(target, 'previous')
+                target['started'] = time.monotonic()
+            time.sleep(interval)
+        for target in targets:
+            if target['error'] is None:
+                target['error'] = self.try_scrape(target, 'current')
+        rows, results, per_target = [], [], []
+        for target in targets:
+            if target['error'] is not None:
+                own_rows, own_results = [target['error']], []
+                info = dict(source=target['url'], scrapes=target['scrapes'], seconds=None, series=0)
+            else:
+                own_rows, own_results, info = self.evaluate('metrics scrape', target['url'], target['rules'],
+                                                            target['current'], target['previous'],
+                                                            target.get('seconds'), target['scrapes'])
+            per_target.append(dict(name=target['name'], url=target['url'], checks=own_rows,
+                                   summary=summarize(own_rows), rules=own_results, scrape=info))
+            for row in own_rows:
+                rows.append(dict(row, check='%s: %s' % (target['name'], row['check'])))
+            results.extend(dict(result, target=target['name']) for result in own_results)
+        return rows, results, dict(source='targets', scrapes=max([t['scrapes'] for t in targets] or [0]),
+                                   seconds=interval if interval > 0 else None,
+                                   series=sum(t['scrape']['series'] or 0 for t in per_target)), per_target
+
+    def try_scrape(self, target, key):
+        """Scrape one target into target[key]; None, or the failed row."""
+        try:
+            target[key] = self.scrape(target['url'])
+            target['scrapes'] += 1
+            if key == 'current' and target['started'] is not None:
+                target['seconds'] = time.monotonic() - target['started']
+            return None
+        except MetricsError as exc:
+            return make_row('metrics scrape', target['url'], None, 'parsable exposition', STATUS_FAILED, to_native(exc))
+        except Exception as exc:  # URLError, HTTPError, socket errors, timeouts
+            message = 'cannot read %s: %s' % (target['url'], describe_error(exc, self.params['timeout']))
+            return make_row('metrics scrape', target['url'], None, 'reachable', STATUS_FAILED, message)
+
+    @staticmethod
+    def evaluate(check, source, rules, current, previous, seconds, scrapes):
+        series = current.series_count()
+        detail = '%d samples parsed' % series
+        if previous is not None:
+            detail += ' (2 scrapes%s)' % (' %.1f s apart' % seconds if seconds else '')
+        rows = [make_row(check, source, series, 'parsable exposition', STATUS_OK, detail)]
+        results = []
+        for rule in rules:
+            for result in evaluate_rule(rule, current, previous, seconds):
+                results.append(result)
+                rows.append(result_to_row(result))
+        return rows, results, dict(source=source, scrapes=scrapes, seconds=seconds, series=series)
 
     def run_scrape(self, rules):
         params = self.params
@@ -474,18 +598,7 @@ class MetricsCheck(object):
                 message = 'cannot read %s: %s' % (source, describe_error(exc, params['timeout']))
                 row = make_row(check, source, None, 'reachable', STATUS_FAILED, message)
                 return [row], [], dict(source=source, scrapes=scrapes, seconds=None, series=0)
-        series = current.series_count()
-        detail = '%d samples parsed' % series
-        if previous is not None:
-            detail += ' (2 scrapes%s)' % (' %.1f s apart' % seconds if seconds else '')
-        rows = [make_row(check, source, series, 'parsable exposition', STATUS_OK, detail)]
-        results = []
-        for rule in rules:
-            for result in evaluate_rule(rule, current, previous, seconds):
-                results.append(result)
-                rows.append(result_to_row(result))
-        info = dict(source=source, scrapes=scrapes, seconds=seconds, series=series)
-        return rows, results, info
+        return self.evaluate(check, source, rules, current, previous, seconds, scrapes)
 
     def run_prometheus(self, rules):
         base = self.params['prometheus_url'].rstrip('/')
@@ -538,8 +651,8 @@ def describe_error(exc, timeout):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[('url', 'text', 'prometheus_url')],
-        required_one_of=[('url', 'text', 'prometheus_url')],
+        mutually_exclusive=[('url', 'text', 'prometheus_url', 'targets')],
+        required_one_of=[('url', 'text', 'prometheus_url', 'targets')],
         required_by={'previous_text': 'text'},
         supports_check_mode=True,
     )
@@ -548,9 +661,9 @@ def main():
     if module.params['interval'] < 0:
         module.fail_json(msg='interval must be >= 0, got %s' % module.params['interval'])
 
-    rows, results, info = MetricsCheck(module).run()
+    rows, results, info, targets = MetricsCheck(module).run()
     summary = summarize(rows)
-    outcome = dict(changed=False, checks=rows, summary=summary, rules=results, scrape=info)
+    outcome = dict(changed=False, checks=rows, summary=summary, rules=results, scrape=info, targets=targets)
     failed = failure_message(rows, 'checks')
     if failed and module.params['fail_on_error']:
         module.fail_json(msg=failed, **outcome)

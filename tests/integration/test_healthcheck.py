@@ -8,7 +8,7 @@ finally block before it asserts anything.
 
 About the error-rate case: healthcheck.yml judges rates on the increase of the
 counters between two scrapes 10 s apart (healthcheck_thresholds.metrics_interval,
-see playbooks/vars/healthcheck.yml), as Prometheus' rate() does, so turns sent
+see roles/healthcheck/defaults/main.yml), as Prometheus' rate() does, so turns sent
 before the run would not count. The case therefore drives turns all through the
 run, from a loop inside the runtime container, with the fault switch at a 20 %
 error rate: every 5th turn fails, so the window between the two scrapes holds
@@ -148,7 +148,7 @@ def test_healthy_deployment_passes_and_check_mode_gives_the_same_table(run_playb
         (result, summary), (check_result, check_summary) = normal.result(), checked.result()
 
     assert result.rc == 0, result
-    assert "SUMMARY of every host and check" in result.output
+    assert "SUMMARY - checks by status on every host" in result.output
     assert summary["status"] in ("ok", "warning"), rows_of(summary, status="failed")
     assert summary["check_mode"] is False
     hosts = set(local_hosts[group] for group in SERVICE_GROUPS)
@@ -170,6 +170,29 @@ def test_healthy_deployment_passes_and_check_mode_gives_the_same_table(run_playb
     assert ("opskit-multi-agent", "memory multi-agent") in checks
     for check in ("redis ping", "postgresql ping discord_agent", "postgresql extension vector in discord_agent"):
         assert ("opskit-multi-agent", check) in checks
+    # Each service is judged by its own runbook's rules only: no rule of another runbook shows up.
+    for row in summary["rows"]:
+        if row["host"] == EL_BOT:
+            assert "runtime " not in row["check"] and "queue length" not in row["check"], row
+        if row["host"] == FRAMEWORK:
+            assert ": el " not in row["check"] and ": runtime " not in row["check"], row
+        if row["host"] == RUNTIME:
+            assert ": el " not in row["check"] and "queue length" not in row["check"], row
+    # Every service of a host shares one scrape interval (one 10 s wait per host, not per service).
+    for host in (EL_BOT, RUNTIME, FRAMEWORK):
+        for row in rows_of(summary, host):
+            if row["check"].endswith(": metrics scrape"):
+                assert re.search(r"\(2 scrapes 1\d\.\d s apart\)$", row["message"]), row
+    # The summary printed first: counts per host, then only what is not ok; the full table is in the reports.
+    compact = result.output[result.output.index("SUMMARY - checks by status"):]
+    compact = compact[:compact.index("TASK [")]
+    for host in hosts:
+        assert re.search(r"%s\s+\d+ checks: \d+ ok, \d+ warning, 0 failed, \d+ no data" % host, compact), compact
+    assert "el-bot: GET /health" not in compact
+    assert "sqlite quick_check" not in compact
+    with open(tmp_path / "normal" / "table.txt") as handle:
+        table = handle.read()
+    assert "el-bot: GET /health" in table and "el-bot: sqlite quick_check" in table
     # Nothing changed anywhere.
     for host, counters in recap(result.output).items():
         assert counters["changed"] == 0, (host, counters)
@@ -294,6 +317,22 @@ def test_a_corrupt_sqlite_store_fails_naming_host_check_and_message(broken_run):
     assert "on opskit-el-bot, opskit-runtime, opskit-agent-framework" in message.splitlines()[0]
 
 
+# --------------------------------------------------------------------------- bad input
+
+def test_a_misspelt_threshold_or_rule_key_fails_before_any_check_naming_it(run_playbook, local_hosts, tmp_path):
+    result, summary = run_healthcheck(
+        run_playbook, tmp_path / "typo", "--limit", EL_BOT,
+        "-e", '{"healthcheck_thresholds": {"metrics_intervall": 1}, '
+              '"healthcheck_rules": {"000": [{"name": "el qcheck failure rate", "treshold": 0.5}]}}')
+    assert result.rc != 0, result
+    assert summary is None  # nothing was checked
+    output = flat(result.output)
+    assert "Validation of arguments failed" in output
+    assert "healthcheck_thresholds.metrics_intervall" in output
+    assert "healthcheck_rules.000.treshold" in output
+    assert "metrics_interval" in output.split("healthcheck_thresholds.metrics_intervall", 1)[1]
+
+
 # --------------------------------------------------------------------------- runbook 003
 
 def test_fallback_status_restart_and_reset(run_playbook, local_hosts, admin_token):
@@ -346,9 +385,9 @@ def test_restart_health_gate_fails_clearly_when_health_stays_503(run_playbook, l
         set_fault(admin_token)
         wait_healthy(RUNTIME)
     assert result.rc != 0, result
-    assert ("semibot-runtime on opskit-runtime did not answer GET /health with 200 after the restart, "
-            "probed every 2 s for 4 s (runtime_restart_health_timeout); last answer: HTTP 503, "
-            "store: error: store_down fault switch is on.") in flat(result.output)
-    assert "Last lines of its journal (journalctl -u semibot-runtime):" in result.output
+    assert ("semibot-runtime on opskit-runtime did not answer GET http://127.0.0.1:8000/health with HTTP [200] "
+            "after the restart (runtime_restart_health_timeout), probed every 2 s for 4 s; last answer: "
+            "status 503, expected [200]") in flat(result.output)
+    assert "Last lines of its journal (journalctl -u semibot-runtime.service):" in result.output
     # It stopped at the gate: the fallback status was not read.
     assert "Read the fallback status" not in result.output

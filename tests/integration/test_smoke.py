@@ -26,7 +26,8 @@ def _junit_env(directory):
     return {
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.junit,ansible.posix.profile_tasks",
         "JUNIT_OUTPUT_DIR": str(directory),
-        "JUNIT_TEST_CASE_PREFIX": "Smoke: ",
+        # The role's task names carry the role name: "opskit.ops.healthcheck : Smoke: ...".
+        "JUNIT_TEST_CASE_PREFIX": "opskit.ops.healthcheck : Smoke: ",
         "JUNIT_FAIL_ON_IGNORE": "true",
         "JUNIT_HIDE_TASK_ARGUMENTS": "true",
     }
@@ -37,7 +38,7 @@ def test_smoke_writes_junit_and_markdown_and_fails_on_a_down_service(run_playboo
     try:
         docker_exec(FRAMEWORK, "systemctl", "stop", "agent-framework-worker")
         result = run_playbook("playbooks/smoke.yml", "--limit", "%s,%s" % (FRAMEWORK, MULTI),
-                              "-e", "smoke_report_dir=%s" % report_dir, extra_env=_junit_env(report_dir))
+                              "-e", "healthcheck_smoke_report_dir=%s" % report_dir, extra_env=_junit_env(report_dir))
     finally:
         docker_exec(FRAMEWORK, "systemctl", "start", "agent-framework-worker", check=False)
         deadline = time.monotonic() + 60
@@ -71,7 +72,7 @@ def test_smoke_writes_junit_and_markdown_and_fails_on_a_down_service(run_playboo
     root = ET.parse(xml_file).getroot()
     assert int(root.get("failures")) + int(root.get("errors")) == 3  # health, metrics scrape, the final summary
     # Only the Smoke: tasks are test cases, plus the final failure.
-    assert all("Smoke: " in name or "Fail when any smoke check failed" in name for name in cases), sorted(cases)
+    assert all("Smoke: " in name or "Fail when any check failed" in name for name in cases), sorted(cases)
 
     with open(report_dir / "summary.md") as handle:
         markdown = handle.read()
@@ -84,3 +85,12 @@ def test_smoke_writes_junit_and_markdown_and_fails_on_a_down_service(run_playboo
     assert summary["hosts"][MULTI]["failed"] == 0
     assert "Smoke test failed: " in result.output
     assert "- opskit-agent-framework: agent-framework-worker: GET /health = n/a" in result.output
+    # The summary printed first: counts per host, and only the checks that are not ok.
+    compact = result.output[result.output.index("SUMMARY - checks by status"):]
+    compact = compact[:compact.index("TASK [")]
+    assert "Smoke test: " in compact
+    assert "opskit-multi-agent" in compact and "0 failed" in compact.split("opskit-multi-agent", 1)[1].splitlines()[0]
+    assert "agent-framework-worker: GET /health" in compact
+    assert "agent-framework-api: GET /health" not in compact  # ok rows stay in the report files only
+    assert "| opskit-agent-framework | agent-framework-api: GET /health |" in markdown
+    assert os.path.exists(report_dir / "table.txt")

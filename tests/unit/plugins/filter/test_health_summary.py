@@ -1,26 +1,40 @@
-"""Unit tests of the health-check filters (plugins/filter/health_summary.py)."""
+"""Unit tests of the filters of the role healthcheck (plugins/filter/health_summary.py, health_datastores.py)
+and of the role's argument specs (a misspelt threshold or rule key is an error naming it)."""
+import copy
 import json
+import os
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.opskit.ops.plugins.filter.health_datastores import health_postgresql, health_redis
 from ansible_collections.opskit.ops.plugins.filter.health_summary import (
-    PROBE_PREFIX,
-    health_metric_rules,
+    health_gate,
+    health_gate_targets,
     health_plan,
     health_rows,
+    health_rules,
     health_summary,
     show_value,
     text_table,
 )
 from ansible_collections.opskit.ops.plugins.module_utils._check_rows import make_row
-from ansible_collections.opskit.ops.plugins.module_utils._metrics_eval import (
-    PRESETS,
-    evaluate_rule,
-    normalize_rule,
-    parse_exposition,
-    result_to_row,
-)
+from ansible_collections.opskit.ops.plugins.plugin_utils.service_model import service_model
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+ROLE = os.path.join(ROOT, "roles", "healthcheck")
+
+
+def _yaml(*parts):
+    with open(os.path.join(ROLE, *parts)) as handle:
+        return yaml.safe_load(handle)
+
+
+DEFAULTS = _yaml("defaults", "main.yml")
+SPECS = _yaml("meta", "argument_specs.yml")["argument_specs"]
+RULES = health_rules(DEFAULTS["healthcheck_default_rules"])
 
 AGENT_FRAMEWORK = [
     {"name": "agent-framework-api", "runbook": "001", "role": "api", "user": "agent-framework", "port": 8000,
@@ -30,120 +44,142 @@ AGENT_FRAMEWORK = [
 ]
 
 
+def model(services, **kwargs):
+    """opskit_model as playbooks/preflight.yml computes it (the service model's own code)."""
+    return service_model(copy.deepcopy(services), **kwargs)
+
+
 # ---------------------------------------------------------------------------
-# health_plan
+# health_plan: read from opskit_model, nothing re-derived
 # ---------------------------------------------------------------------------
 
-def test_plan_follows_the_path_conventions_and_shares_one_store():
-    plan = health_plan(AGENT_FRAMEWORK)
+def test_plan_reads_the_model_and_checks_a_shared_store_once():
+    host_model = model(AGENT_FRAMEWORK, roots={"data_root": "/srv/data", "log_root": "/srv/log"})
+    plan = health_plan(host_model, RULES)
+    api, worker = host_model["services"]
     assert [e["name"] for e in plan["endpoints"]] == [
         "agent-framework-api: GET /health", "agent-framework-api: GET /metrics",
         "agent-framework-worker: GET /health", "agent-framework-worker: GET /metrics"]
-    assert plan["endpoints"][0] == {"name": "agent-framework-api: GET /health",
-                                    "url": "http://127.0.0.1:8000/health", "json": {"status": "ok"}}
-    assert plan["endpoints"][3]["url"] == "http://127.0.0.1:8001/metrics"
-    assert plan["endpoints"][3]["probes"] == 1
-    # The worker opens the API's store: one SQLite check for both.
-    assert plan["sqlite"] == [{"name": "agent-framework-api",
-                               "path": "/var/lib/agent-framework-api/data/el_sessions.db",
+    assert [e["url"] for e in plan["endpoints"]] == [api["urls"]["health"], api["urls"]["metrics"],
+                                                      worker["urls"]["health"], worker["urls"]["metrics"]]
+    assert plan["endpoints"][0]["json"] == {"status": "ok"}
+    assert plan["endpoints"][1]["probes"] == 1
+    # The store path is the model's (moved roots included), once for both services.
+    assert plan["sqlite"] == [{"name": "agent-framework-api", "path": "/srv/data/agent-framework-api/data/el_sessions.db",
                                "services": ["agent-framework-api", "agent-framework-worker"]}]
-    assert plan["processes"] == [{"name": "agent-framework-api", "unit": "agent-framework-api"},
-                                 {"name": "agent-framework-worker", "unit": "agent-framework-worker"}]
-    assert plan["paths"] == ["/var/lib/agent-framework-api", "/var/log/agent-framework-api",
-                             "/var/lib/agent-framework-worker", "/var/log/agent-framework-worker"]
-    assert plan["metrics"][1] == {"name": "agent-framework-worker", "url": "http://127.0.0.1:8001/metrics",
-                                  "runbook": "001"}
-    assert [(s["name"], s["role"], s["base_url"]) for s in plan["services"]] == [
-        ("agent-framework-api", "api", "http://127.0.0.1:8000"),
-        ("agent-framework-worker", "worker", "http://127.0.0.1:8001")]
+    assert plan["processes"] == [{"name": "agent-framework-api", "unit": "agent-framework-api.service"},
+                                 {"name": "agent-framework-worker", "unit": "agent-framework-worker.service"}]
+    assert plan["paths"] == api["paths"]["watched"] + worker["paths"]["watched"]
+    assert plan["paths"][0] == "/srv/data/agent-framework-api"
+    assert plan["postgres"] is False
+    assert [s["runbook"] for s in plan["services"]] == ["001", "001"]
 
 
-def test_plan_of_a_postgres_service_has_no_sqlite_store_and_defaults_role_api():
-    plan = health_plan([{"name": "multi-agent", "port": "8000", "store": "postgres"}], {"http_address": "10.0.0.5"})
+def test_a_service_is_judged_by_its_own_runbooks_rules_only():
+    services = [{"name": "el-bot", "runbook": "000", "port": 8000, "trace": True},
+                {"name": "semibot-runtime", "runbook": "003", "port": 8001},
+                {"name": "tools", "runbook": "004", "port": 8002, "dynamic_tools": True},
+                {"name": "plain", "port": 8003}]
+    targets = dict((t["name"], t) for t in health_plan(model(services), RULES)["metrics"])
+    names = dict((name, [r["name"] for r in target["rules"]]) for name, target in targets.items())
+    assert names["el-bot"] == [r["name"] for r in DEFAULTS["healthcheck_default_rules"]["000"]]
+    assert names["semibot-runtime"] == [r["name"] for r in DEFAULTS["healthcheck_default_rules"]["003"]]
+    assert names["tools"] == [] and names["plain"] == []
+    # Exactly the keys metrics_check's targets accept.
+    assert set(targets["el-bot"]) == {"name", "url", "rules"}
+    assert targets["el-bot"]["url"] == "http://127.0.0.1:8000/metrics"
+
+
+def test_a_postgres_store_asks_for_the_datastore_checks_and_has_no_sqlite_file():
+    plan = health_plan(model([{"name": "multi-agent", "runbook": "002", "port": 8000, "store": "postgres"}],
+                             address="10.0.0.5"), RULES)
+    assert plan["postgres"] is True
     assert plan["sqlite"] == []
-    assert plan["services"] == [{"name": "multi-agent", "port": 8000, "role": "api", "runbook": "",
-                                 "base_url": "http://10.0.0.5:8000"}]
     assert plan["endpoints"][0]["url"] == "http://10.0.0.5:8000/health"
 
 
-def test_plan_defaults_the_store_to_sqlite():
-    assert health_plan([{"name": "el-bot", "port": 8000}])["sqlite"][0]["path"] == "/var/lib/el-bot/data/el_sessions.db"
-
-
-@pytest.mark.parametrize("services, message", [
-    ([{"name": "el-bot", "port": "eighty"}], r"opskit_services\[el-bot\].port: expected a TCP port"),
-    ([{"port": 8000}], r"opskit_services\[0\]: every service needs a name"),
-    ("el-bot", "must be a list"),
+@pytest.mark.parametrize("bad, message", [
+    ([{"name": "el-bot", "port": 8000}], "expected opskit_model"),
+    (None, "expected opskit_model"),
+    ({"services": [{"name": "el-bot", "port": 8000}]}, "not a service of the model"),
 ])
-def test_plan_rejects_bad_services_naming_them(services, message):
+def test_plan_needs_the_model(bad, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        health_plan(services)
-
-
-def test_plan_of_no_services_is_empty():
-    assert health_plan(None)["endpoints"] == []
+        health_plan(bad, RULES)
 
 
 # ---------------------------------------------------------------------------
-# health_metric_rules
+# health_rules: one rule set per runbook, overrides by name
 # ---------------------------------------------------------------------------
 
-RULESETS = {
-    "000": {"preset": "el_agent"},
-    "001": {"rules": [{"name": "queue length", "type": "gauge", "metric": "queue_messages", "op": "<=",
-                       "threshold": 100}]},
-    "003": {"preset": "runtime",
-            "rules": [{"name": "runtime error rate", "type": "ratio", "metric": "chat_execution_error_total",
-                       "denominator": "chat_execution_total", "by": ["mode"], "op": "<=", "threshold": 0.1}]},
-    "004": {},
-}
+def test_an_override_replaces_the_rule_of_the_same_name_and_adds_new_ones():
+    stricter = {"name": "runtime error rate", "type": "ratio", "metric": "chat_execution_error_total",
+                "denominator": "chat_execution_total", "by": ["mode"], "op": "<=", "threshold": 0.02}
+    extra = {"name": "queue empty", "metric": "queue_messages", "op": "==", "threshold": 0, "labels": None}
+    merged = health_rules(DEFAULTS["healthcheck_default_rules"], {"003": [stricter], "001": [extra]})
+    runtime = dict((r["name"], r) for r in merged["003"])
+    assert runtime["runtime error rate"]["threshold"] == 0.02
+    assert [r["name"] for r in merged["003"]] == [r["name"] for r in DEFAULTS["healthcheck_default_rules"]["003"]]
+    assert merged["001"][-1] == {"name": "queue empty", "metric": "queue_messages", "op": "==", "threshold": 0}
+    # The defaults are not changed.
+    assert DEFAULTS["healthcheck_default_rules"]["003"][0]["threshold"] == 0.05
 
 
-def test_own_rules_first_then_the_others_as_optional_with_probes():
-    target = health_metric_rules([{"name": "el-bot", "url": "http://x/metrics", "runbook": "000"}], RULESETS)[0]
-    names = [r["name"] for r in target["rules"]]
-    el_agent = [r["name"] for r in PRESETS["el_agent"]]
-    runtime = [r["name"] for r in PRESETS["runtime"]]
-    assert names[:3] == el_agent
-    assert names[3:4] == ["queue length"]
-    assert names[4:4 + len(runtime)] == runtime
-    assert set(target["optional"]) == {"queue length"} | set(runtime)
-    assert target["optional"]["runtime error rate"] == ["chat_execution_error_total", "chat_execution_total"]
-    assert target["optional"]["runtime latency p95 ms"] == ["chat_execution_latency_ms_bucket"]
-    assert target["probes"][PROBE_PREFIX + "queue_messages"] == "queue_messages"
-    probes = [r for r in target["rules"] if r["name"].startswith(PROBE_PREFIX)]
-    assert len(probes) == len(target["probes"])
-    assert all(r["type"] == "present" and r["severity"] == "warning" for r in probes)
-    # No probe for the service's own metrics: those must be there.
-    assert PROBE_PREFIX + "qgen_total" not in target["probes"]
-
-
-def test_a_rule_replaces_the_preset_rule_of_the_same_name():
-    target = health_metric_rules([{"name": "semibot-runtime", "url": "u", "runbook": "003"}], RULESETS)[0]
-    error_rate = [r for r in target["rules"] if r["name"] == "runtime error rate"]
-    assert len(error_rate) == 1
-    assert error_rate[0]["threshold"] == 0.1
-    assert target["rules"][0]["name"] == "runtime error rate"
-    assert "runtime error rate" not in target["optional"]
-
-
-def test_the_preset_rules_are_copies():
-    target = health_metric_rules([{"name": "a", "url": "u", "runbook": "000"}], {"000": {"preset": "el_agent"}})[0]
-    target["rules"][0]["threshold"] = 99
-    assert PRESETS["el_agent"][0]["threshold"] == 5.0
-
-
-@pytest.mark.parametrize("rulesets, message", [
-    ({"000": {"preset": "nope"}}, "metric rule set 000: unknown preset 'nope'"),
-    ({"001": {"rules": [{"type": "gauge"}]}}, "metric rule set 001: every rule needs a name"),
-    ({"001": "x"}, "metric rule set 001: expected a dict"),
-    (["000"], "must be a dict of runbook"),
-    ({"001": {"rules": [{"name": PROBE_PREFIX + "qgen_total", "type": "present", "metric": "qgen_total"}]},
-      "000": {"preset": "el_agent"}}, "may not be named"),
+@pytest.mark.parametrize("overrides, message", [
+    ({"0003": []}, "unknown runbook '0003'"),
+    ({"003": {"name": "x"}}, "expected a list of rules"),
+    ({"003": [{"threshold": 1}]}, r'healthcheck_rules\["003"\]\[0\]: every rule needs a name'),
+    (["003"], "expected a dict of runbook"),
 ])
-def test_bad_rule_sets_are_named(rulesets, message):
+def test_bad_rule_overrides_are_errors(overrides, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        health_metric_rules([{"name": "a", "url": "u", "runbook": "000"}], rulesets)
+        health_rules(DEFAULTS["healthcheck_default_rules"], overrides)
+
+
+# ---------------------------------------------------------------------------
+# meta/argument_specs.yml: what the role validates before it runs
+# ---------------------------------------------------------------------------
+
+def _validate(entry, **variables):
+    spec = SPECS[entry]["options"]
+    values = dict((key, copy.deepcopy(DEFAULTS[key])) for key in spec)
+    values.update(variables)
+    return ArgumentSpecValidator(spec).validate(values, validate_role_argument_spec=True).error_messages
+
+
+@pytest.mark.parametrize("entry", ["main", "smoke", "gate"])
+def test_the_defaults_pass_their_own_specs(entry):
+    assert _validate(entry) == []
+
+
+@pytest.mark.parametrize("entry", ["main", "smoke"])
+def test_a_misspelt_threshold_key_is_an_error_naming_it(entry):
+    errors = _validate(entry, healthcheck_thresholds={"metrics_intervall": 60})
+    assert len(errors) == 1
+    assert "healthcheck_thresholds.metrics_intervall" in errors[0]
+    assert "metrics_interval" in errors[0]  # the supported keys are listed
+
+
+def test_a_misspelt_rule_key_or_runbook_is_an_error_naming_it():
+    errors = _validate("main", healthcheck_rules={"003": [{"name": "x", "metric": "m", "treshold": 1}]})
+    assert len(errors) == 1 and "healthcheck_rules.003.treshold" in errors[0]
+    errors = _validate("main", healthcheck_rules={"03": []})
+    assert len(errors) == 1 and "healthcheck_rules.03" in errors[0]
+    errors = _validate("main", healthcheck_rules={"003": [{"name": "x", "op": "=<"}]})
+    assert len(errors) == 1 and "op" in errors[0] and "=<" in errors[0]
+
+
+def test_a_wrong_type_is_an_error_naming_the_key():
+    errors = _validate("main", healthcheck_thresholds={"http_probes": "five"})
+    assert len(errors) == 1 and "http_probes" in errors[0]
+
+
+def test_every_default_threshold_has_a_spec_and_every_spec_a_default():
+    options = SPECS["main"]["options"]["healthcheck_default_thresholds"]["options"]
+    assert sorted(options) == sorted(DEFAULTS["healthcheck_default_thresholds"])
+    assert SPECS["main"]["options"]["healthcheck_thresholds"]["options"] == options
+    assert sorted(SPECS["main"]["options"]["healthcheck_default_rules"]["options"]) == \
+        sorted(DEFAULTS["healthcheck_default_rules"])
 
 
 # ---------------------------------------------------------------------------
@@ -207,70 +243,31 @@ def test_an_unreachable_host_is_one_row():
                      "status": "failed", "message": "host unreachable: container opskit-el-bot is not running"}]
 
 
-EXPOSITION = """# HELP qgen_total Questions generated
-# TYPE qgen_total counter
-qgen_total 20.0
-# HELP qcheck_failed_total Rejected
-# TYPE qcheck_failed_total counter
-qcheck_failed_total 5.0
-# HELP chat_execution_total Chat executions
-# TYPE chat_execution_total counter
-chat_execution_total{mode="runtime_orchestrator"} 50.0
-# HELP chat_execution_error_total Failed chat executions
-# TYPE chat_execution_error_total counter
-chat_execution_error_total{mode="runtime_orchestrator"} 10.0
-"""
+def test_rows_judged_by_a_check_task_are_kept_unless_the_host_is_unreachable():
+    judged = [make_row("redis ping", "127.0.0.1:6379", "redis 8", "answers", "ok", "fine")]
+    rows = health_rows([{"name": "http_check", "result": {"checks": []}}, {"name": "redis", "rows": judged},
+                        {"name": "postgresql", "rows": None}])
+    assert rows == judged
+    unreachable = {"unreachable": True, "msg": "gone"}
+    rows = health_rows([{"name": "http_check", "result": unreachable}, {"name": "redis", "rows": judged}])
+    assert [r["check"] for r in rows] == ["host reachable"]
+    with pytest.raises(AnsibleFilterError, match="not a check row"):
+        health_rows([{"name": "redis", "rows": ["x"]}])
 
 
-def _metrics_check_result(target, text=EXPOSITION):
-    """What opskit.ops.metrics_check returns for ``target``'s rules on ``text`` (its own functions)."""
-    scrape = parse_exposition(text)
-    checks = [make_row("metrics scrape", target["url"], scrape.series_count(), "parsable exposition", "ok", "parsed")]
-    results = []
-    for rule in target["rules"]:
-        for result in evaluate_rule(normalize_rule(rule), scrape):
-            results.append(result)
-            checks.append(result_to_row(result))
-    return {"changed": False, "checks": checks, "rules": results, "item": target, "ansible_loop_var": "item"}
+@pytest.mark.parametrize("entries, message", [
+    ([{"name": "x"}], "needs a name and a result"),
+    ([{"result": {}}], "needs a name and a result"),
+    ("x", "expected a list"),
+])
+def test_bad_entries_are_errors(entries, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        health_rows(entries)
 
 
-def test_metrics_rows_keep_exposed_optional_rules_and_drop_probes_and_unexposed_ones():
-    rulesets = {
-        "000": {"rules": [{"name": "qcheck failure rate", "type": "ratio", "metric": "qcheck_failed_total",
-                           "denominator": "qgen_total", "op": "<=", "threshold": 0.15},
-                          {"name": "turn latency p99", "type": "quantile", "metric": "turn_latency_seconds",
-                           "quantile": 0.99, "op": "<=", "threshold": 10}]},
-        "001": {"rules": [{"name": "queue length", "type": "gauge", "metric": "queue_messages", "op": "<=",
-                           "threshold": 100}]},
-        "003": {"rules": [{"name": "error rate", "type": "ratio", "metric": "chat_execution_error_total",
-                           "denominator": "chat_execution_total", "by": ["mode"], "op": "<=", "threshold": 0.05}]},
-    }
-    target = health_metric_rules([{"name": "el-bot", "url": "http://127.0.0.1:8000/metrics", "runbook": "000"}],
-                                 rulesets)[0]
-    rows = health_rows([{"name": "metrics_check", "kind": "metrics", "result": {"results": [
-        _metrics_check_result(target)]}}])
-    by_check = dict((r["check"], r) for r in rows)
-    assert list(by_check) == ["el-bot: metrics scrape", "el-bot: qcheck failure rate", "el-bot: turn latency p99",
-                              'el-bot: error rate{mode="runtime_orchestrator"}']
-    # Its own runbook's metric is missing: failed, it is the runbook's contract.
-    assert by_check["el-bot: turn latency p99"]["status"] == "failed"
-    assert "not found in the scrape" in by_check["el-bot: turn latency p99"]["message"]
-    assert by_check["el-bot: qcheck failure rate"]["value"] == 0.25
-    assert by_check["el-bot: qcheck failure rate"]["status"] == "failed"
-    # Runbook 003's rule applies because el-bot exposes its counters; 001's queue rule does not.
-    assert by_check['el-bot: error rate{mode="runtime_orchestrator"}']["value"] == 0.2
-    assert by_check['el-bot: error rate{mode="runtime_orchestrator"}']["status"] == "failed"
-
-
-def test_metrics_rows_of_a_failed_scrape_keep_the_scrape_row():
-    failed = {"checks": [make_row("metrics scrape", "http://x/metrics", None, "reachable", "failed",
-                                  "cannot read http://x/metrics: connection refused")],
-              "rules": [], "item": {"name": "el-bot", "probes": {}, "optional": {}}}
-    rows = health_rows([{"name": "metrics_check", "kind": "metrics", "result": {"results": [failed]}}])
-    assert rows == [{"check": "el-bot: metrics scrape", "target": "http://x/metrics", "value": None,
-                     "threshold": "reachable", "status": "failed",
-                     "message": "cannot read http://x/metrics: connection refused"}]
-
+# ---------------------------------------------------------------------------
+# Redis and PostgreSQL, each judged by its own check (health_datastores.py)
+# ---------------------------------------------------------------------------
 
 REDIS_INFO = {"redis_version": "8.0.2", "role": "master", "uptime_in_seconds": 100, "connected_clients": 2,
               "used_memory": 813200, "used_memory_human": "794.14K", "maxmemory": 268435456,
@@ -279,8 +276,7 @@ REDIS_INFO = {"redis_version": "8.0.2", "role": "master", "uptime_in_seconds": 1
 
 
 def test_redis_rows():
-    rows = health_rows([{"name": "redis_info", "kind": "redis", "result": {"changed": False, "info": REDIS_INFO},
-                         "target": "127.0.0.1:6379"}])
+    rows = health_redis({"changed": False, "info": REDIS_INFO}, 90, "127.0.0.1:6379")
     assert [(r["check"], r["value"], r["status"]) for r in rows] == [
         ("redis ping", "redis 8.0.2", "ok"), ("redis memory", 0.3, "ok"), ("redis rdb_last_bgsave_status", "ok", "ok")]
     assert rows[1]["threshold"] == "<= 90 % of maxmemory"
@@ -288,19 +284,17 @@ def test_redis_rows():
 
 def test_redis_over_its_memory_limit_warns_a_failed_bgsave_fails_no_maxmemory_warns():
     info = dict(REDIS_INFO, used_memory=260000000, rdb_last_bgsave_status="err")
-    rows = health_rows([{"name": "redis_info", "kind": "redis", "result": {"info": info}}],
-                       {"redis_memory_max_percent": 95})
+    rows = health_redis({"info": info}, 95)
     assert [(r["check"], r["status"]) for r in rows[1:]] == [
         ("redis memory", "warning"), ("redis rdb_last_bgsave_status", "failed")]
     assert rows[1]["value"] == 96.9
-    rows = health_rows([{"name": "redis_info", "kind": "redis", "result": {"info": dict(REDIS_INFO, maxmemory=0)}}])
+    rows = health_redis({"info": dict(REDIS_INFO, maxmemory=0)})
     assert rows[1]["status"] == "warning"
     assert "no maxmemory" in rows[1]["message"]
 
 
 def test_redis_that_does_not_answer_is_a_failed_ping():
-    rows = health_rows([{"name": "redis_info", "kind": "redis", "target": "127.0.0.1:6379",
-                         "result": {"failed": False, "msg": "unable to connect to database: Connection refused"}}])
+    rows = health_redis({"failed": False, "msg": "unable to connect to database: Connection refused"}, 90, "127.0.0.1:6379")
     assert rows == [{"check": "redis ping", "target": "127.0.0.1:6379", "value": None, "threshold": "answers",
                      "status": "failed",
                      "message": "Redis did not answer: unable to connect to database: Connection refused"}]
@@ -312,7 +306,7 @@ def test_postgresql_ping_rows():
         {"is_available": False, "server_version": {}, "item": {"name": "other"},
          "conn_err_msg": 'password authentication failed for user "other"'},
     ]}
-    rows = health_rows([{"name": "postgresql_ping", "kind": "postgresql_ping", "result": result, "target": "pg"}])
+    rows = health_postgresql(result, None, [], "pg")
     assert [(r["check"], r["value"], r["status"]) for r in rows] == [
         ("postgresql ping discord_agent", "PostgreSQL 17.11", "ok"), ("postgresql ping other", None, "failed")]
     assert rows[1]["message"] == 'cannot connect to database other: password authentication failed for user "other"'
@@ -325,8 +319,7 @@ def test_postgresql_info_rows():
     databases = [{"name": "discord_agent", "owner": "discord_agent", "extensions": ["vector"]},
                  {"name": "other", "owner": "app", "extensions": ["vector"]},
                  "missing"]
-    rows = health_rows([{"name": "postgresql_info", "kind": "postgresql_info", "result": info,
-                         "databases": databases}])
+    rows = health_postgresql({"skipped": True}, info, databases)
     assert [(r["check"], r["value"], r["status"]) for r in rows] == [
         ("postgresql database discord_agent", 7.9, "ok"),
         ("postgresql extension vector in discord_agent", "0.8.0", "ok"),
@@ -337,15 +330,6 @@ def test_postgresql_info_rows():
     assert rows[2]["message"].endswith("expected owner app")
     assert rows[3]["message"] == "extension vector missing in other: CREATE EXTENSION vector"
 
-
-@pytest.mark.parametrize("entries, message", [
-    ([{"name": "x", "kind": "mysql", "result": {}}], "unknown kind 'mysql'"),
-    ([{"result": {}}], "every entry needs a name"),
-    ("x", "expected a list"),
-])
-def test_bad_entries_are_errors(entries, message):
-    with pytest.raises(AnsibleFilterError, match=message):
-        health_rows(entries)
 
 
 # ---------------------------------------------------------------------------
@@ -451,3 +435,73 @@ def test_show_value(value, shown):
 
 def test_text_table_of_no_rows_is_the_header():
     assert text_table([]).splitlines()[0].split() == ["HOST", "CHECK", "VALUE", "THRESHOLD", "STATUS"]
+
+
+def test_compact_summary_shows_counts_per_host_and_only_rows_that_are_not_ok():
+    summary = health_summary(["opskit-el-bot", "opskit-runtime", "opskit-multi-agent"], HOSTVARS)
+    compact = summary["compact"].splitlines()
+    assert compact[0] == "Health check: 6 checks: 1 ok, 1 warning, 3 failed, 1 no data on 3 hosts: FAILED"
+    assert compact[1].split() == ["opskit-el-bot", "3", "checks:", "0", "ok,", "1", "warning,", "1", "failed,", "1",
+                                  "no", "data"]
+    assert compact[2].split()[:3] == ["opskit-runtime", "2", "checks:"]
+    text = summary["compact"]
+    # The ok row is not shown; the failed ones first, then the warnings; no data named per host.
+    assert "memory semibot-runtime" not in text
+    assert "Failed and warning checks (4):" in text
+    assert text.index("el-bot: GET /health") < text.index("host cpu")
+    assert text.index('runtime error rate{mode="runtime_orchestrator"}') < text.index("host cpu")
+    assert "No data (no traffic in the interval):\n  opskit-el-bot: el-bot: el turn latency p90" in text
+    # The full table keeps every row.
+    assert "memory semibot-runtime" in summary["table"]
+    assert "memory semibot-runtime" in summary["markdown"]
+
+
+def test_compact_summary_of_a_healthy_run():
+    hostvars = {"h": {"healthcheck_rows": [_row("a", 1, "<= 2", "ok")]}}
+    assert health_summary(["h"], hostvars)["compact"].splitlines() == [
+        "Health check: 1 checks: 1 ok, 0 warning, 0 failed, 0 no data on 1 host: ok",
+        "  h  1 checks: 1 ok, 0 warning, 0 failed, 0 no data",
+        "Every check is ok."]
+
+
+# ---------------------------------------------------------------------------
+# Health gate
+# ---------------------------------------------------------------------------
+
+def test_gate_targets_from_the_model_or_plain_dicts():
+    host_model = model(AGENT_FRAMEWORK)
+    assert health_gate_targets(host_model["services"][:1]) == [
+        {"name": "agent-framework-api", "url": "http://127.0.0.1:8000/health", "unit": "agent-framework-api.service"}]
+    assert health_gate_targets([{"name": "demo", "url": "http://127.0.0.1:8080/health"}], True) == [
+        {"name": "demo", "url": "http://127.0.0.1:8080/health"}]
+    with pytest.raises(AnsibleFilterError, match=r"healthcheck_gate_services\[demo\]: needs url"):
+        health_gate_targets([{"name": "demo"}])
+    with pytest.raises(AnsibleFilterError, match="expected a list of services"):
+        health_gate_targets({"name": "demo"})
+
+
+def test_gate_verdict_names_the_service_its_last_answer_and_its_journal():
+    services = [{"name": "semibot-runtime", "url": "http://127.0.0.1:8000/health", "unit": "semibot-runtime.service"},
+                {"name": "other", "url": "http://127.0.0.1:8001/health"}]
+    result = {"checks": [
+        make_row("semibot-runtime", "http://127.0.0.1:8000/health", "HTTP 503", "HTTP [200]", "failed",
+                 "status 503, expected [200]"),
+        make_row("other", "http://127.0.0.1:8001/health", "HTTP 200", "HTTP [200]", "ok", "fine")]}
+    journals = {"results": [{"item": dict(services[0]), "ansible_loop_var": "item", "stdout_lines": ["l1", "l2"]}]}
+    verdict = health_gate(result, services, journals, 4, 2, "opskit-runtime", "after the restart")
+    assert verdict["ok"] is False
+    assert verdict["failed"] == ["semibot-runtime"]
+    assert verdict["message"].splitlines() == [
+        "semibot-runtime on opskit-runtime did not answer GET http://127.0.0.1:8000/health with HTTP [200] after the "
+        "restart, probed every 2 s for 4 s; last answer: status 503, expected [200].",
+        "Last lines of its journal (journalctl -u semibot-runtime.service):",
+        "  l1",
+        "  l2"]
+    result["checks"][0] = dict(result["checks"][0], status="ok")
+    assert health_gate(result, services, None, 4, 2)["ok"] is True
+
+
+def test_gate_verdict_when_the_probe_did_not_run():
+    verdict = health_gate({"msg": "MODULE FAILURE"}, [{"name": "a", "url": "http://x/health"}], None, 60, 2, "h")
+    assert verdict == {"ok": False, "failed": ["a"], "message": "health gate on h could not probe a: MODULE FAILURE"}
+    assert health_gate({"skipped": True}, [{"name": "a", "url": "u"}])["ok"] is True

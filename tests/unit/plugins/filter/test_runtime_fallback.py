@@ -2,7 +2,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.opskit.ops.plugins.filter.runtime_fallback import runtime_fallback, runtime_health_gate
+from ansible_collections.opskit.ops.plugins.filter.runtime_fallback import runtime_fallback
 
 TOKEN = "s3cret-token"
 STATUS = {"fallbackEnabled": True, "fallbackReason": "3 consecutive runtime_orchestrator errors",
@@ -73,32 +73,3 @@ def test_an_answer_without_data_is_a_problem_and_a_skipped_request_is_not():
 def test_runtime_fallback_needs_loop_results(bad):
     with pytest.raises(AnsibleFilterError, match="registered results of a uri loop"):
         runtime_fallback(bad)
-
-
-def test_health_gate_passes_when_every_service_answers_200():
-    assert runtime_health_gate({"results": [_uri(200, {}), {"skipped": True}]}, None, 60, "h") is None
-
-
-def test_health_gate_names_the_service_its_last_answer_and_its_journal():
-    down = _uri(503, msg="Status code was 503 and not [200]")
-    down["json"] = {"status": "error", "reason": "store: error: store_down fault switch is on"}
-    down["attempts"] = 3
-    refused = _uri(-1, msg="Status code was -1 and not [200]: Request failed: Connection refused", name="other")
-    journals = {"results": [{"item": down, "stdout_lines": ["line 1", "line 2"], "ansible_loop_var": "item"}]}
-    message = runtime_health_gate({"results": [down, refused]}, journals, 6, "opskit-runtime")
-    assert message.split("\n") == [
-        "semibot-runtime on opskit-runtime did not answer GET /health with 200 after the restart, probed every 2 s "
-        "for 6 s (runtime_restart_health_timeout); last answer: HTTP 503, store: error: store_down fault switch is on.",
-        "Last lines of its journal (journalctl -u semibot-runtime):",
-        "  line 1",
-        "  line 2",
-        "",
-        "other on opskit-runtime did not answer GET /health with 200 after the restart, probed every 2 s for 6 s "
-        "(runtime_restart_health_timeout); last answer: no answer (Status code was -1 and not [200]: Request failed: "
-        "Connection refused).",
-    ]
-
-
-def test_health_gate_needs_loop_results():
-    with pytest.raises(AnsibleFilterError, match="uri loop with until"):
-        runtime_health_gate("x")

@@ -6,11 +6,23 @@
 
 from __future__ import absolute_import, division, print_function
 
+import copy
 import math
+import os
 
 import pytest
+import yaml
 
 from ansible_collections.opskit.ops.plugins.module_utils import _metrics_eval as me
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+with open(os.path.join(ROOT, 'roles', 'healthcheck', 'defaults', 'main.yml')) as _handle:
+    # The runbooks' rule sets are data of the role healthcheck.
+    RUNBOOK_RULES = yaml.safe_load(_handle)['healthcheck_default_rules']
+
+
+def runbook_rules(runbook):
+    return copy.deepcopy(RUNBOOK_RULES[runbook])
 
 INF = float('inf')
 
@@ -321,8 +333,8 @@ def test_gauge_each_series_and_sum_by():
     assert summed['value'] == pytest.approx(1.3)
 
 
-def test_gauge_fallback_from_preset():
-    rules = [me.normalize_rule(r) for r in me.preset_rules('runtime')]
+def test_gauge_fallback_of_runbook_003():
+    rules = [me.normalize_rule(r) for r in runbook_rules('003')]
     fallback = [r for r in rules if r['name'] == 'runtime fallback'][0]
     assert one(me.evaluate_rule(fallback, me.parse_exposition(RUNTIME_1)))['status'] == 'ok'
     # fallback is severity warning, as runbook 003's AutoFallbackTriggered alert
@@ -411,27 +423,23 @@ def test_series_new_in_second_scrape_counts_from_zero():
 # rules as data
 # ---------------------------------------------------------------------------
 
-def test_presets_carry_the_runbook_thresholds():
-    runtime = dict((r['name'], r) for r in me.preset_rules('runtime'))
+def test_the_runbook_rules_carry_the_runbook_thresholds():
+    runtime = dict((r['name'], r) for r in runbook_rules('003'))
     assert runtime['runtime error rate']['threshold'] == 0.05
-    assert runtime['runtime latency p95 ms']['threshold'] == 5000.0
+    assert runtime['runtime latency p95 ms']['threshold'] == 5000
     assert runtime['runtime success rate (warning)']['threshold'] == 0.95
     assert runtime['runtime success rate (critical)']['threshold'] == 0.90
-    el_agent = dict((r['name'], r) for r in me.preset_rules('el_agent'))
+    el_agent = dict((r['name'], r) for r in runbook_rules('000'))
     assert el_agent['el qcheck failure rate']['threshold'] == 0.15
     assert (el_agent['el turn latency p90']['quantile'], el_agent['el turn latency p99']['quantile']) == (0.9, 0.99)
-    assert me.preset_rules('none') == []
-    with pytest.raises(me.RuleError):
-        me.preset_rules('nope')
-
-
-def test_preset_rules_are_copies():
-    me.preset_rules('runtime')[0]['threshold'] = 99
-    assert me.preset_rules('runtime')[0]['threshold'] == 0.05
+    # every rule of every runbook is valid for the module
+    for runbook in ('000', '001', '002', '003', '004'):
+        for rule in runbook_rules(runbook):
+            assert me.normalize_rule(rule)['name'] == rule['name']
 
 
 def test_merge_rules_replaces_by_name_and_appends():
-    merged = me.merge_rules(me.preset_rules('el_agent'), [
+    merged = me.merge_rules(runbook_rules('000'), [
         {'name': 'el turn latency p99', 'type': 'quantile', 'metric': 'turn_latency_seconds', 'quantile': 0.99,
          'op': '<=', 'threshold': 8},
         {'name': 'extra', 'type': 'present', 'metric': 'up'},

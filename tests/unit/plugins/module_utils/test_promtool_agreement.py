@@ -26,6 +26,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from ansible_collections.opskit.ops.plugins.module_utils import _metrics_eval as me
 
@@ -229,8 +230,11 @@ def test_promtool_catches_a_wrong_value(tmp_path):
 
 
 def test_promql_sent_to_prometheus_is_valid(tmp_path):
-    # every query the module would send to a Prometheus server (presets and each rule type) parses
-    rules = me.preset_rules('runtime') + me.preset_rules('el_agent') + [
+    # every query the module would send to a Prometheus server (the runbooks' rules and each rule type) parses
+    with open(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'healthcheck', 'defaults',
+                           'main.yml')) as handle:
+        runbook_rules = yaml.safe_load(handle)['healthcheck_default_rules']
+    rules = [rule for runbook in sorted(runbook_rules) for rule in runbook_rules[runbook]] + [
         {'name': 'rps', 'type': 'rate', 'metric': 'chat_execution_total', 'labels': {'mode': 'direct_llm'},
          'op': '>', 'threshold': 0},
         {'name': 'exported', 'type': 'present', 'metric': 'up', 'labels': {'job': 'runtime-service'}},

@@ -6,14 +6,18 @@
 
 from __future__ import absolute_import, division, print_function
 
+import copy
 import json
+import os
 import re
 import threading
+import time
 
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as CONTENT_TYPE_OPENMETRICS
@@ -23,6 +27,16 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from ansible_collections.opskit.ops.plugins.modules import metrics_check
 
 from _module_harness import run_main
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+with open(os.path.join(ROOT, 'roles', 'healthcheck', 'defaults', 'main.yml')) as _handle:
+    # The runbooks' rule sets live in the role healthcheck; the module has none built in.
+    RUNBOOK_RULES = yaml.safe_load(_handle)['healthcheck_default_rules']
+
+
+def rules(runbook):
+    return copy.deepcopy(RUNBOOK_RULES[runbook])
 
 
 @pytest.fixture
@@ -69,11 +83,11 @@ def rows_by_check(result):
 # text
 # ---------------------------------------------------------------------------
 
-def test_runtime_preset_healthy_is_unchanged(run):
+def test_runtime_rules_healthy_is_unchanged(run):
     registry, metrics = runtime_registry()
     record(metrics, 'direct_llm', 99, 1, 300)
     record(metrics, 'runtime_orchestrator', 98, 2, 800)
-    result = run({'text': exposition(registry), 'preset': 'runtime'})
+    result = run({'text': exposition(registry), 'rules': rules('003')})
     assert result.failed is False
     assert result.result['changed'] is False
     rows = rows_by_check(result)
@@ -87,10 +101,10 @@ def test_runtime_preset_healthy_is_unchanged(run):
     assert set(row['status'] for row in result.result['checks']) == set(['ok'])
 
 
-def test_runtime_preset_error_rate_fails(run):
+def test_runtime_rules_error_rate_fails(run):
     registry, metrics = runtime_registry()
     record(metrics, 'runtime_orchestrator', 80, 20, 800)
-    result = run({'text': exposition(registry), 'preset': 'runtime'})
+    result = run({'text': exposition(registry), 'rules': rules('003')})
     assert result.failed is True
     assert result.result['msg'] == (
         '2 of 6 checks failed: runtime error rate{mode="runtime_orchestrator"} '
@@ -107,7 +121,7 @@ def test_fail_on_error_false_returns_results(run):
     registry, metrics = runtime_registry()
     record(metrics, 'runtime_orchestrator', 80, 20, 800)
     metrics['fallback'].set(1)
-    result = run({'text': exposition(registry), 'preset': 'runtime', 'fail_on_error': False})
+    result = run({'text': exposition(registry), 'rules': rules('003'), 'fail_on_error': False})
     assert result.failed is False
     assert result.result['summary'] == {'total': 6, 'passed': 2, 'failed': 2, 'warning': 2, 'no_data': 0}
     assert result.result['msg'].startswith('2 of 6 checks failed: ')
@@ -116,14 +130,14 @@ def test_fail_on_error_false_returns_results(run):
 def test_check_mode_gives_the_same_results(run):
     registry, metrics = runtime_registry()
     record(metrics, 'direct_llm', 10, 0, 50)
-    normal = run({'text': exposition(registry), 'preset': 'runtime'})
-    checked = run({'text': exposition(registry), 'preset': 'runtime'}, check_mode=True)
+    normal = run({'text': exposition(registry), 'rules': rules('003')})
+    checked = run({'text': exposition(registry), 'rules': rules('003')}, check_mode=True)
     assert checked.result['checks'] == normal.result['checks']
     assert checked.result['changed'] is False
 
 
 def test_malformed_text_is_a_failed_check(run):
-    result = run({'text': 'chat_execution_total{mode="a" 12\n', 'preset': 'runtime'})
+    result = run({'text': 'chat_execution_total{mode="a" 12\n', 'rules': rules('003')})
     assert result.failed is True
     assert result.result['checks'][0]['check'] == 'metrics text'
     assert result.result['checks'][0]['message'].startswith('malformed metrics exposition: ')
@@ -134,18 +148,18 @@ def test_malformed_text_is_a_failed_check(run):
 def test_missing_metric_is_a_failed_check(run):
     registry, metrics = runtime_registry()
     record(metrics, 'direct_llm', 10, 0, 50)
-    result = run({'text': exposition(registry), 'preset': 'el_agent', 'fail_on_error': False})
+    result = run({'text': exposition(registry), 'rules': rules('000'), 'fail_on_error': False})
     rows = rows_by_check(result)
     assert rows['el turn latency p99']['status'] == 'failed'
     assert rows['el turn latency p99']['message'] == (
         'el turn latency p99: metric turn_latency_seconds_bucket not found in the scrape (not exported, or misspelt)')
-    # p90 is a warning rule in the preset
+    # p90 is a warning rule of runbook 000
     assert rows['el turn latency p90']['status'] == 'warning'
     assert rows['el qcheck failure rate']['message'].endswith(
         'metric qcheck_failed_total, qgen_total not found in the scrape (not exported, or misspelt)')
 
 
-def test_el_agent_preset(run):
+def test_el_agent_rules(run):
     registry = CollectorRegistry()
     turn = Histogram('turn_latency_seconds', 'turn', registry=registry, buckets=(1, 2, 5, 10, 30))
     failed = Counter('qcheck_failed_total', 'failed', registry=registry)
@@ -154,7 +168,7 @@ def test_el_agent_preset(run):
         turn.observe(value)
     qgen.inc(100)
     failed.inc(20)
-    result = run({'text': exposition(registry), 'preset': 'el_agent', 'fail_on_error': False})
+    result = run({'text': exposition(registry), 'rules': rules('000'), 'fail_on_error': False})
     rows = rows_by_check(result)
     # p90: rank 90 in (2, 5]: 2 + 3 * (90 - 80) / 15 = 4; p99: rank 99 in (5, 10]: 5 + 5 * 4 / 5 = 9
     assert (rows['el turn latency p90']['value'], rows['el turn latency p90']['status']) == (4.0, 'ok')
@@ -168,10 +182,10 @@ def test_previous_text_gives_rates(run):
     before = exposition(registry)
     record(metrics, 'runtime_orchestrator', 16, 4, 300)     # ...then 20 % errors in the interval
     after = exposition(registry)
-    totals = run({'text': after, 'preset': 'runtime', 'fail_on_error': False})
+    totals = run({'text': after, 'rules': rules('003'), 'fail_on_error': False})
     assert rows_by_check(totals)['runtime error rate{mode="runtime_orchestrator"}']['status'] == 'ok'
-    rates = run({'text': after, 'previous_text': before, 'interval': 10, 'preset': 'runtime',
-                 'rules': [{'name': 'requests per second', 'type': 'rate', 'metric': 'chat_execution_total',
+    rates = run({'text': after, 'previous_text': before, 'interval': 10,
+                 'rules': rules('003') + [{'name': 'requests per second', 'type': 'rate', 'metric': 'chat_execution_total',
                             'op': '>=', 'threshold': 1}],
                  'fail_on_error': False})
     rows = rows_by_check(rates)
@@ -181,13 +195,14 @@ def test_previous_text_gives_rates(run):
     assert rows['metrics text']['message'] == '%d samples parsed (2 scrapes 10.0 s apart)' % rows['metrics text']['value']
 
 
-def test_user_rule_replaces_preset_rule(run):
+def test_a_target_rule_replaces_the_module_rule_of_the_same_name(run):
     registry, metrics = runtime_registry()
     record(metrics, 'direct_llm', 90, 10, 50)
-    result = run({'text': exposition(registry), 'preset': 'runtime',
-                  'rules': [{'name': 'runtime error rate', 'type': 'ratio', 'metric': 'chat_execution_error_total',
-                             'denominator': 'chat_execution_total', 'op': '<=', 'threshold': 0.2}],
-                  'fail_on_error': False})
+    own = [{'name': 'runtime error rate', 'type': 'ratio', 'metric': 'chat_execution_error_total',
+            'denominator': 'chat_execution_total', 'op': '<=', 'threshold': 0.2}]
+    assert [r['name'] for r in metrics_check.merge_rules(rules('003'), own)] == [r['name'] for r in rules('003')]
+    merged = metrics_check.merge_rules(rules('003'), own)
+    result = run({'text': exposition(registry), 'rules': merged, 'fail_on_error': False})
     row = rows_by_check(result)['runtime error rate']
     assert (row['value'], row['threshold'], row['status']) == (0.1, '<= 0.2', 'ok')
 
@@ -277,14 +292,14 @@ def metrics_server():
 
 
 def test_url_one_scrape_uses_totals(run, metrics_server):
-    result = run({'url': metrics_server + '/metrics', 'preset': 'runtime'})
+    result = run({'url': metrics_server + '/metrics', 'rules': rules('003')})
     assert result.failed is False
     assert result.result['scrape']['scrapes'] == 1
     assert rows_by_check(result)['metrics scrape']['status'] == 'ok'
 
 
 def test_url_two_scrapes_judge_the_interval(run, metrics_server):
-    result = run({'url': metrics_server + '/metrics', 'preset': 'runtime', 'interval': 0.2, 'fail_on_error': False})
+    result = run({'url': metrics_server + '/metrics', 'rules': rules('003'), 'interval': 0.2, 'fail_on_error': False})
     assert result.result['scrape']['scrapes'] == 2
     assert result.result['scrape']['seconds'] >= 0.2
     rows = rows_by_check(result)
@@ -307,11 +322,11 @@ def test_url_with_token(run, metrics_server):
 
 
 def test_url_unreachable_and_not_metrics(run, metrics_server):
-    gone = run({'url': 'http://127.0.0.1:9/metrics', 'preset': 'runtime', 'timeout': 1})
+    gone = run({'url': 'http://127.0.0.1:9/metrics', 'rules': rules('003'), 'timeout': 1})
     assert gone.failed is True
     assert gone.result['checks'][0]['check'] == 'metrics scrape'
     assert gone.result['checks'][0]['message'].startswith('cannot read http://127.0.0.1:9/metrics: ')
-    html = run({'url': metrics_server + '/broken', 'preset': 'runtime'})
+    html = run({'url': metrics_server + '/broken', 'rules': rules('003')})
     assert html.failed is True
     assert html.result['checks'][0]['message'].startswith('malformed metrics exposition: ')
 
@@ -368,8 +383,8 @@ def prometheus():
 
 
 def test_prometheus_query_api(run, prometheus):
-    result = run({'prometheus_url': prometheus, 'preset': 'runtime', 'fail_on_error': False,
-                  'rules': [{'name': 'runtime up', 'type': 'query', 'query': 'up{job="runtime-service"}',
+    result = run({'prometheus_url': prometheus, 'fail_on_error': False,
+                  'rules': rules('003') + [{'name': 'runtime up', 'type': 'query', 'query': 'up{job="runtime-service"}',
                              'op': '==', 'threshold': 1},
                             {'name': 'broken', 'type': 'query', 'query': 'bad(', 'op': '==', 'threshold': 1}]})
     assert PrometheusHandler.queries[:2] == [
@@ -387,9 +402,50 @@ def test_prometheus_query_api(run, prometheus):
 
 
 def test_url_serving_openmetrics(run, metrics_server):
-    result = run({'url': metrics_server + '/openmetrics', 'preset': 'runtime'})
+    result = run({'url': metrics_server + '/openmetrics', 'rules': rules('003')})
     assert result.failed is False
     rows = rows_by_check(result)
     assert rows['runtime error rate{mode="runtime_orchestrator"}']['value'] == 0.0
     # 500 observations of 300 ms: rank 475 in (100, 500]: 100 + 400 * 475 / 500
     assert rows['runtime latency p95 ms{mode="runtime_orchestrator"}']['value'] == 480.0
+
+
+# ---------------------------------------------------------------------------
+# targets: every service of a host in one interval
+# ---------------------------------------------------------------------------
+
+def test_targets_share_one_interval_and_keep_their_own_rules(run, metrics_server):
+    fallback = [{'name': 'fallback off', 'metric': 'chat_runtime_fallback_enabled', 'op': '==', 'threshold': 0}]
+    started = time.monotonic()
+    result = run({'interval': 0.5, 'fail_on_error': False, 'targets': [
+        {'name': 'runtime', 'url': metrics_server + '/metrics', 'rules': rules('003')},
+        {'name': 'other', 'url': metrics_server + '/openmetrics', 'rules': fallback},
+        {'name': 'gone', 'url': 'http://127.0.0.1:9/metrics'},
+    ], 'timeout': 1})
+    elapsed = time.monotonic() - started
+    # One wait for the three targets, not one each.
+    assert 0.5 <= elapsed < 1.0 + 0.5, elapsed
+    assert [t['name'] for t in result.result['targets']] == ['runtime', 'other', 'gone']
+    rows = rows_by_check(result)
+    # Each target by its own rules only, rows prefixed with its name.
+    assert rows['runtime: runtime error rate{mode="runtime_orchestrator"}']['value'] == 0.3
+    assert rows['runtime: runtime error rate{mode="runtime_orchestrator"}']['status'] == 'failed'
+    assert rows['runtime: metrics scrape']['message'].endswith('s apart)')
+    assert rows['other: fallback off']['status'] == 'ok'
+    assert not [check for check in rows if check.startswith('other: runtime')]
+    assert not [check for check in rows if check.startswith('runtime: fallback off')]
+    assert rows['gone: metrics scrape']['status'] == 'failed'
+    assert rows['gone: metrics scrape']['message'].startswith('cannot read http://127.0.0.1:9/metrics: ')
+    assert result.result['targets'][2]['checks'][0]['check'] == 'metrics scrape'
+    assert result.result['targets'][0]['scrape']['scrapes'] == 2
+    assert result.result['summary']['failed'] == sum(t['summary']['failed'] for t in result.result['targets'])
+
+
+def test_targets_exclude_url_and_name_a_bad_rule(run, metrics_server):
+    both = run({'url': metrics_server + '/metrics', 'targets': [{'name': 'a', 'url': metrics_server + '/metrics'}]})
+    assert both.failed is True
+    assert 'mutually exclusive' in both.result['msg']
+    bad = run({'targets': [{'name': 'svc', 'url': metrics_server + '/metrics',
+                            'rules': [{'name': 'x', 'type': 'ratio', 'metric': 'a', 'op': '<', 'threshold': 1}]}]})
+    assert bad.failed is True
+    assert bad.result['msg'] == "targets[svc]: rule 'x' (type ratio) needs denominator"
