@@ -15,6 +15,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
+import json
+
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -66,6 +69,8 @@ def lb_backends(model, counts=None, bind='*'):
         if not svc.get('balancer'):
             continue
         count = counts.get(svc['name'], svc['instances'])
+        if isinstance(count, Mapping):  # a scale_records entry
+            count = count.get('instances', svc['instances'])
         try:
             count = int(count)
         except (TypeError, ValueError):
@@ -202,10 +207,53 @@ def scale_decision(measurements, current, minimum=1, maximum=1, thresholds=None,
     return result
 
 
+def scale_records(results, model):
+    """``{service: {instances, workers}}`` from slurp results of each service's scale file.
+
+    A service without a scale file (never scaled) runs the model's instances and workers.
+    """
+    by_name = dict((svc['name'], svc) for svc in (model or {}).get('services', []))
+    records = {}
+    for name, svc in by_name.items():
+        records[name] = {'instances': svc['instances'], 'workers': svc['workers']}
+    for result in results or []:
+        svc = result.get('item') or {}
+        if svc.get('name') not in by_name or not result.get('content'):
+            continue
+        try:
+            data = json.loads(base64.b64decode(result['content']).decode('utf-8'))
+        except (ValueError, TypeError) as exc:
+            raise AnsibleFilterError('scale file of %s (%s) is not JSON: %s'
+                                     % (svc['name'], svc['paths']['scale_file'], exc))
+        record = records[svc['name']]
+        for key in ('instances', 'workers'):
+            if isinstance(data.get(key), int) and not isinstance(data.get(key), bool) and data[key] >= 1:
+                record[key] = data[key]
+        record['instances'] = max(svc['min_instances'], min(svc['max_instances'], record['instances']))
+    return records
+
+
+def scale_targets(svc, count, rules=None):
+    """The running instances of a service as metrics_check targets and capacity_check processes.
+
+    Returns ``{'targets': [{name, url, rules}], 'processes': [{name, unit}]}``.
+    """
+    if not isinstance(svc, Mapping) or 'instance_slots' not in svc:
+        raise AnsibleFilterError('scale_targets: expected one service of opskit_model.services, got %r' % (svc,))
+    slots = svc['instance_slots'][:int(count)]
+    return {
+        'targets': [{'name': slot['server'], 'url': slot['urls']['metrics'], 'rules': list(rules or [])}
+                    for slot in slots],
+        'processes': [{'name': slot['server'], 'unit': slot['unit']} for slot in slots],
+    }
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'lb_backends': lb_backends,
             'scale_measurements': scale_measurements,
             'scale_decision': scale_decision,
+            'scale_records': scale_records,
+            'scale_targets': scale_targets,
         }

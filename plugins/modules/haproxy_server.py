@@ -61,7 +61,8 @@ options:
   missing_ok:
     description:
       - Succeed without change when the backend has no such server (it was
-        already removed from the configuration). Otherwise that is an error.
+        already removed from the configuration) or the admin socket does not
+        exist (HAProxy is not running yet). Otherwise that is an error.
     type: bool
     default: false
 seealso:
@@ -106,6 +107,7 @@ waited:
   sample: 1.5
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -120,6 +122,9 @@ from ansible_collections.opskit.ops.plugins.module_utils._haproxy import (
 
 def run(module, runtime, clock=time.monotonic, sleep=time.sleep):
     params = module.params
+    if params['missing_ok'] and not os.path.exists(params['socket']):
+        return dict(changed=False, before=None, after=None, waited=0.0,
+                    msg='no HAProxy admin socket at %s: nothing to change' % params['socket'])
     before = runtime.info()
     if before is None:
         if params['missing_ok']:

@@ -300,9 +300,12 @@ def service_model(services, address='127.0.0.1', roots=None, host=None):
         svc['urls'] = {'base': base, 'health': base + '/health', 'metrics': base + '/metrics'}
         svc['shared_by'] = []
         svc['paths']['scale_file'] = posixpath.join(svc['paths']['config_dir'], 'scale.json')
+        svc['paths']['releases_dir'] = posixpath.join(svc['paths']['install_dir'], 'releases')
         svc['instance_slots'] = [_instance(svc, index, address) for index in range(1, svc['max_instances'] + 1)]
         svc['instance_list'] = svc['instance_slots'][:svc['instances']]
         svc['balancer'] = _balancer(svc, address) if svc['balancer_port'] else None
+        # Deployed by the service_instances role (rolling update) rather than as one unit.
+        svc['scaled'] = svc['max_instances'] > 1 or bool(svc['balancer'])
 
     for svc in normalized:
         if svc['shares_store_of']:

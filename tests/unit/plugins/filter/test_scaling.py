@@ -124,7 +124,44 @@ def test_lb_backends_follow_the_counts():
         'servers': [{'name': 'semibot-runtime-1', 'address': '127.0.0.1', 'port': 8000},
                     {'name': 'semibot-runtime-2', 'address': '127.0.0.1', 'port': 8001}]}]
     assert [len(b['servers']) for b in lb_backends(model)] == [1]
+    assert [len(b['servers']) for b in lb_backends(model, {'semibot-runtime': {'instances': 3, 'workers': 1}})] == [3]
     with pytest.raises(AnsibleFilterError, match=r'instances of semibot-runtime: expected 1-3 \(max_instances\), got 4'):
         lb_backends(model, {'semibot-runtime': 4})
     with pytest.raises(AnsibleFilterError, match='expected opskit_model'):
         lb_backends([])
+
+
+def test_scale_records_default_to_the_model_and_are_bounded():
+    import base64
+    import json
+    from ansible_collections.opskit.ops.plugins.filter.scaling import scale_records
+    model = service_model([{'name': 'semibot-runtime', 'port': 8000, 'max_instances': 3, 'workers': 2},
+                           {'name': 'el-bot', 'port': 8100}])
+    runtime, el_bot = model['services']
+
+    def content(data):
+        return base64.b64encode(json.dumps(data).encode()).decode()
+
+    results = [{'item': runtime, 'content': content({'instances': 3, 'workers': 4})},
+               {'item': el_bot, 'failed': True, 'msg': 'file not found'}]
+    assert scale_records(results, model) == {'semibot-runtime': {'instances': 3, 'workers': 4},
+                                             'el-bot': {'instances': 1, 'workers': 1}}
+    results = [{'item': runtime, 'content': content({'instances': 9, 'workers': True})}]
+    assert scale_records(results, model)['semibot-runtime'] == {'instances': 3, 'workers': 2}
+    with pytest.raises(AnsibleFilterError, match='scale file of semibot-runtime .* is not JSON'):
+        scale_records([{'item': runtime, 'content': base64.b64encode(b'{').decode()}], model)
+
+
+def test_scale_targets_are_the_running_instances():
+    from ansible_collections.opskit.ops.plugins.filter.scaling import scale_targets
+    svc = service_model([{'name': 'semibot-runtime', 'port': 8000, 'max_instances': 3}])['services'][0]
+    rules = [{'name': 'error rate'}]
+    out = scale_targets(svc, 2, rules)
+    assert out == {
+        'targets': [{'name': 'semibot-runtime-1', 'url': 'http://127.0.0.1:8000/metrics', 'rules': rules},
+                    {'name': 'semibot-runtime-2', 'url': 'http://127.0.0.1:8001/metrics', 'rules': rules}],
+        'processes': [{'name': 'semibot-runtime-1', 'unit': 'semibot-runtime.service'},
+                      {'name': 'semibot-runtime-2', 'unit': 'semibot-runtime@2.service'}],
+    }
+    with pytest.raises(AnsibleFilterError, match='expected one service'):
+        scale_targets({}, 1)

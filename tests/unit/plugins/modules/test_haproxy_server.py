@@ -181,3 +181,11 @@ def test_unreachable_socket_is_an_error(monkeypatch, tmp_path):
                                  'state': 'ready'})
     assert failed is True
     assert 'cannot connect to the HAProxy admin socket' in result['msg']
+
+
+def test_missing_socket_with_missing_ok_is_no_change(monkeypatch, tmp_path):
+    result, failed = run_module(monkeypatch, haproxy_server.main,
+                                {'socket': str(tmp_path / 'none.sock'), 'backend': 'web', 'server': 'web-1',
+                                 'state': 'ready', 'missing_ok': True})
+    assert (result['changed'], failed) == (False, False)
+    assert 'no HAProxy admin socket' in result['msg']

@@ -19,6 +19,7 @@ def test_single_instance_is_the_plain_unit_and_needs_no_balancer():
     assert svc['min_instances'] == 1
     assert svc['max_instances'] == 1
     assert svc['balancer'] is None
+    assert svc['scaled'] is False
     assert svc['instance_list'] == svc['instance_slots']
     first = svc['instance_list'][0]
     assert first == {
@@ -35,12 +36,15 @@ def test_single_instance_is_the_plain_unit_and_needs_no_balancer():
     }
     assert first['unit'] == svc['unit'] and first['urls'] == svc['urls']
     assert svc['paths']['scale_file'] == '/etc/semibot-runtime/scale.json'
+    assert svc['paths']['releases_dir'] == '/opt/semibot-runtime/releases'
 
 
 def test_slots_up_to_max_instances_with_template_units_and_own_ports():
     svc = _one(instances=2, max_instances=4, balancer_port=9000)
     assert [s['port'] for s in svc['instance_slots']] == [8000, 8001, 8002, 8003]
     assert [s['index'] for s in svc['instance_list']] == [1, 2]
+    assert svc['scaled'] is True
+    assert _one(balancer_port=9000)['scaled'] is True
     third = svc['instance_slots'][2]
     assert third['unit'] == 'semibot-runtime@3.service'
     assert third['name'] == 'semibot-runtime@3'
