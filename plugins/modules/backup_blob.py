@@ -28,7 +28,7 @@ description:
     policies of M(opskit.ops.backup_retention) to them (whole sets only).
   - V(export) and V(import) copy a whole container of the application (runbook
     001's C(checkpoints), which the runbook restores with
-    C(az storage blob download-batch)) to a local directory and back, verified:
+    C(az storage blob download-batch)) to a local directory and back, verified.
     V(export) writes every blob (under O(prefix)) to C(<dest>/blobs/<name>)
     through a temporary file, checks it against the Content-MD5 the service
     holds, and writes C(<dest>/blobs.manifest.json) last (count, total size and,
