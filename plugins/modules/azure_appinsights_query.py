@@ -147,7 +147,7 @@ options:
     type: bool
     default: true
 notes:
-  - Application Insights cannot run here; see the README section "Azure - what runs here and what stands in".
+  - 'Application Insights cannot run here; see the README section "Azure: what runs here and what stands in".'
 seealso:
   - module: opskit.ops.azure_servicebus_queue_info
   - name: Kusto Query Language

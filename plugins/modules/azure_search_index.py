@@ -105,7 +105,7 @@ options:
     type: int
     default: 60
 notes:
-  - Azure AI Search cannot run here; see the README section "Azure - what runs here and what stands in".
+  - 'Azure AI Search cannot run here; see the README section "Azure: what runs here and what stands in".'
 seealso:
   - module: opskit.ops.backup_manifest
   - module: opskit.ops.backup_blob

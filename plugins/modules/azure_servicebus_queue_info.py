@@ -87,7 +87,7 @@ options:
     type: bool
     default: true
 notes:
-  - Azure Service Bus cannot run here; see the README section "Azure - what runs here and what stands in".
+  - 'Azure Service Bus cannot run here; see the README section "Azure: what runs here and what stands in".'
 seealso:
   - module: azure.azcollection.azure_rm_servicebus_info
   - module: opskit.ops.azure_appinsights_query
@@ -223,7 +223,8 @@ def main():
     failed = failure_message(rows, 'queue checks')
     if failed and p['fail_on_error']:
         module.fail_json(msg=failed, **result)
-    result['msg'] = failed or 'all %d queue checks passed or warned' % summary['total']
+    result['msg'] = failed or '%d queue checks: %d ok, %d warning' % (summary['total'], summary['passed'],
+                                                                   summary['warning'])
     module.exit_json(**result)
 
 
