@@ -13,7 +13,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1
 REPORT_DIR="$ROOT/reports/test"
 mkdir -p "$REPORT_DIR"
 
-STAGES="${OPSKIT_TEST_STAGES:-lint sanity unit rules molecule integration}"
+STAGES="${OPSKIT_TEST_STAGES:-lint sanity unit rules infra molecule integration}"
 MOLECULE_SCENARIOS="${MOLECULE_SCENARIOS:-$(ls -d molecule/*/molecule.yml 2>/dev/null | xargs -n1 dirname | xargs -n1 basename | tr '\n' ' ')}"
 
 declare -a SUMMARY=()
@@ -47,6 +47,10 @@ if has_stage unit; then
 fi
 if has_stage rules && [[ -x scripts/test_rules.sh ]]; then
   stage promtool-rules bash scripts/test_rules.sh
+fi
+if has_stage infra; then
+  # infra/bicep: Bicep vs ARM JSON agreement, ARM structure, checkov (docs/azure-infra.md)
+  stage infra-bicep bash scripts/test_infra.sh
 fi
 if has_stage molecule; then
   for scenario in $MOLECULE_SCENARIOS; do

@@ -101,9 +101,27 @@ install_azurite() {
   npm install --silent --no-audit --no-fund --prefix "$ROOT/.cache/azurite" azurite@3 >/dev/null
 }
 
+install_checkov() {
+  # checkov (scan of infra/bicep) pins pycep-parser and packaging versions that
+  # clash with the main virtualenv, so it gets its own under .cache (ignored by
+  # git, the linters and the collection build). Its pin is the "# venv-checkov:"
+  # line of requirements.txt.
+  local venv="$ROOT/.cache/venv-checkov" pin
+  pin="$(sed -n 's/^# venv-checkov: *//p' "$ROOT/requirements.txt")"
+  if [[ -x "$venv/bin/checkov" && "$("$venv/bin/pip" freeze 2>/dev/null | grep -i '^checkov==')" == "$pin" ]]; then
+    log "checkov virtualenv up to date ($pin)"
+    return
+  fi
+  log "Creating the checkov virtualenv ($venv, $pin)"
+  [[ -x "$venv/bin/python" ]] || "$PYTHON" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q "$pin"
+}
+
 install_host_packages
 install_azurite
 start_docker
 install_compose_v2
 create_venv
+install_checkov
 log "Host ready"
