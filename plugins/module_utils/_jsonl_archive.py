@@ -398,6 +398,9 @@ class Archiver(object):
                 else:
                     result['blank_removed'] += 1
         snapshot_end = offset
+        # the bytes at both ends of the snapshot, compared again right before the commit: a log
+        # truncated and written again meanwhile (copytruncate) has other bytes there
+        marks = self._marks(live_fd, snapshot_end)
         result['lines_before'] = line_no
         result['unterminated_tail'] = bool(carry)
         if result['archived']:
@@ -444,7 +447,7 @@ class Archiver(object):
 
             # the live log must still be the file read, at least as long as read: a log
             # replaced (rotated) or truncated meanwhile is left alone, nothing is committed
-            self._check_unchanged(live_fd, st, copied)
+            self._check_unchanged(live_fd, st, copied, snapshot_end, marks)
 
             # 6. commit: archive, quarantine, then the live log
             committed = []
@@ -478,7 +481,11 @@ class Archiver(object):
         result['late_bytes'] = self._settle(live_fd, copied)
         result['tail_bytes'] += result['late_bytes']
 
-    def _check_unchanged(self, live_fd, st, copied):
+    @staticmethod
+    def _marks(fd, end, width=4096):
+        return os.pread(fd, min(width, end), 0), os.pread(fd, min(width, end), max(0, end - width))
+
+    def _check_unchanged(self, live_fd, st, copied, snapshot_end=0, marks=None):
         try:
             now_st = os.stat(self.path)
         except OSError as exc:
@@ -486,7 +493,7 @@ class Archiver(object):
                                % (self.path, exc.strerror))
         if (now_st.st_dev, now_st.st_ino) != (st.st_dev, st.st_ino):
             raise ArchiveError('%s was replaced while it was archived; nothing changed, run again' % self.path)
-        if os.fstat(live_fd).st_size < copied:
+        if os.fstat(live_fd).st_size < copied or (marks is not None and self._marks(live_fd, snapshot_end) != marks):
             raise ArchiveError('%s was truncated while it was archived; nothing changed, run again' % self.path)
 
     def _settle(self, old_fd, copied):

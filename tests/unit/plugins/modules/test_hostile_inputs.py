@@ -482,3 +482,29 @@ def test_backup_retention_odd_policies(monkeypatch, tmp_path, policies, extra, m
         assert result['deleted'] == []
     else:
         assert (failed, result['msg']) == (True, message)
+
+
+def test_jsonl_archive_refuses_a_log_truncated_and_written_again(monkeypatch, hostile_log):
+    """copytruncate, then the writer appends more than there was: same size or larger, other bytes."""
+    from ansible_collections.opskit.ops.plugins.module_utils import _jsonl_archive
+    real_verify = _jsonl_archive.verify_gzip
+    size = os.path.getsize(str(hostile_log))
+
+    def verify(path):
+        with open(str(hostile_log), 'r+b') as fh:
+            fh.truncate(0)
+            fh.write(b'{"after":"truncate"}\n' * (size // 10))
+        return real_verify(path)
+    monkeypatch.setattr(_jsonl_archive, 'verify_gzip', verify)
+    result, failed = run(monkeypatch, jsonl_archive.main, {'path': str(hostile_log), 'days': 1, 'repair': True,
+                                                           'now': '2024-06-01T00:00:00Z'})
+    assert failed is True
+    assert 'was truncated while it was archived' in result['msg']
+    assert hostile_log.read_bytes() == b'{"after":"truncate"}\n' * (size // 10)
+
+
+def test_file_times_beyond_the_calendar_are_clamped():
+    from ansible_collections.opskit.ops.plugins.module_utils import _tool_registry
+    assert _tool_registry.from_mtime(1e20).year == 9999
+    assert _tool_registry.from_mtime(-1e20).year == 1
+    assert _tool_registry.from_mtime(float('nan')).year == 9999
