@@ -18,7 +18,7 @@ APP_SOURCES := $(shell find examples/agent_app/agent_app examples/agent_app/pypr
 MOLECULE_SCENARIOS ?= python_service postgresql redis deploy
 
 .PHONY: help setup images hosts hosts-down secrets dist demo deploy observability check-diff healthcheck smoke backup restore drill \
-        test lint sanity unit molecule integration test-rules fuzz bench clean
+        test lint sanity unit molecule integration test-rules test-infra fuzz bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ unit: images ## pytest unit tests of modules, filters and the reference service 
 
 test-rules: ## promtool unit tests of every alert rule (the rules the role renders)
 	bash scripts/test_rules.sh
+
+test-infra: ## infra/bicep: Bicep vs ARM JSON agreement, ARM structure checks, checkov
+	bash scripts/test_infra.sh
 
 molecule: images ## Molecule scenarios (MOLECULE_SCENARIOS="a b" to choose)
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
