@@ -87,8 +87,8 @@ def format_ts(dt):
     if dt.tzinfo is not None:
         dt = dt.astimezone(_UTC)
     # not strftime: its %Y does not zero-pad years before 1000, and the form must keep its width to sort
-    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second,
-                                                   dt.microsecond // 1000)
+    fields = (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond // 1000)
+    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % fields
 
 
 _ISO_LOOSE = re.compile(r'^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|z|[+-]\d{2}:?\d{2})?$', re.ASCII)

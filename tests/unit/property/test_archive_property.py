@@ -37,8 +37,8 @@ offsets = st.integers(min_value=-12 * 60, max_value=14 * 60).map(lambda m: datet
 def entries(draw):
     moment = draw(moments).replace(tzinfo=draw(offsets))
     form = draw(st.sampled_from(['canonical', 'offset', 'missing', 'garbage', 'number']))
-    entry = {'id': 'a%d' % draw(st.integers(0, 10 ** 6)), 'action': draw(st.sampled_from(['tool.run', 'tool.create',
-                                                                                        'tool.delete'])),
+    action = draw(st.sampled_from(['tool.run', 'tool.create', 'tool.delete']))
+    entry = {'id': 'a%d' % draw(st.integers(0, 10 ** 6)), 'action': action,
              'toolName': draw(st.sampled_from(['a', 'b', 'c'])),
              'success': draw(st.sampled_from([True, False, 'true', None]))}
     if form == 'canonical':

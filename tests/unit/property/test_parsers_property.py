@@ -65,8 +65,8 @@ def test_canonical_timestamps_sort_like_the_moments(moment, offset):
     except OverflowError:
         assert canon is None      # outside years 1-9999 in UTC: undatable, never a crash
         return
-    assert canon == '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (utc.year, utc.month, utc.day, utc.hour, utc.minute,
-                                                           utc.second, utc.microsecond // 1000)
+    fields = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond // 1000)
+    assert canon == '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % fields
 
 
 @given(raw=blobs)
