@@ -508,3 +508,23 @@ def test_file_times_beyond_the_calendar_are_clamped():
     assert _tool_registry.from_mtime(1e20).year == 9999
     assert _tool_registry.from_mtime(-1e20).year == 1
     assert _tool_registry.from_mtime(float('nan')).year == 9999
+
+
+def test_tool_registry_repairs_a_symlinked_corrupted_definition(monkeypatch, tmp_path):
+    """The link is replaced by the restored file; the file it pointed to stays, a second name of it is quarantined."""
+    tools = tmp_path / '.pi' / 'tools'
+    (tools / 'backup' / '20240101').mkdir(parents=True)
+    shared = tmp_path / 'shared.json'
+    shared.write_bytes(b'{broken')
+    os.symlink(str(shared), str(tools / 'dt_x.json'))
+    (tools / 'backup' / '20240101' / 'dt_x.json').write_bytes(b'{"name":"x"}')
+    result, failed = run(monkeypatch, tool_registry.main, {'tools_dir': str(tools), 'action': 'repair',
+                                                           'now': '2024-06-01T00:00:00Z'})
+    assert failed is False
+    assert result['symlinks'] == [{'file': 'dt_x.json', 'target': str(shared)}]
+    assert [r['file'] for r in result['restored']] == ['dt_x.json']
+    assert not os.path.islink(str(tools / 'dt_x.json'))
+    assert (tools / 'dt_x.json').read_bytes() == b'{"name":"x"}'
+    assert shared.read_bytes() == b'{broken'
+    with open(result['restored'][0]['quarantined_to'], 'rb') as fh:
+        assert fh.read() == b'{broken'
