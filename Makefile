@@ -78,7 +78,7 @@ healthcheck: secrets ## Run playbooks/healthcheck.yml against inventories/local
 
 smoke: secrets ## CI smoke test after a deploy: JUnit XML and Markdown in reports/smoke/
 	$(WITH_SECRETS) ANSIBLE_CALLBACKS_ENABLED=ansible.builtin.junit,ansible.posix.profile_tasks \
-	  JUNIT_OUTPUT_DIR=$(ROOT)/reports/smoke JUNIT_TEST_CASE_PREFIX='Smoke: ' JUNIT_FAIL_ON_IGNORE=true \
+	  JUNIT_OUTPUT_DIR=$(ROOT)/reports/smoke JUNIT_TEST_CASE_PREFIX='opskit.ops.healthcheck : Smoke: ' JUNIT_FAIL_ON_IGNORE=true \
 	  JUNIT_HIDE_TASK_ARGUMENTS=true ansible-playbook playbooks/smoke.yml
 
 test: images ## Run the whole test suite (lint, sanity, unit, rules, Molecule, integration)
