@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import base64
 import json
+import math
 
 from collections.abc import Mapping
 
@@ -109,7 +110,7 @@ def scale_measurements(capacity=None, metrics=None):
     found = dict((key, {'value': None, 'source': None}) for key, _s, _l, _u in METRICS)
     host = (capacity or {}).get('host') or {} if isinstance(capacity, Mapping) else {}
     for key in ('cpu_percent', 'memory_percent'):
-        if host.get(key) is not None:
+        if host.get(key) is not None and not math.isnan(float(host[key])):
             found[key] = {'value': float(host[key]), 'source': 'host'}
     for target, rule in _rules_of(metrics):
         name = rule.get('rule') or rule.get('name')
@@ -117,6 +118,8 @@ def scale_measurements(capacity=None, metrics=None):
             continue
         key, factor = RULES[name]
         value = float(rule['value']) * factor
+        if math.isnan(value):  # no data in the window
+            continue
         current = found[key]['value']
         if current is None or value > current:
             labels = rule.get('labels') or {}

@@ -100,6 +100,7 @@ def test_measurements_take_the_worst_target_and_convert_ms():
         {'name': 'semibot-runtime-2', 'rules': [
             {'rule': 'error rate', 'labels': {'mode': 'runtime_orchestrator'}, 'value': 0.4},
             {'rule': 'latency p95 ms', 'labels': {}, 'value': None},
+            {'rule': 'latency p95 ms', 'labels': {'mode': 'direct_llm'}, 'value': float('nan')},
             {'rule': 'something else', 'labels': {}, 'value': 99.0}]},
     ]}
     found = scale_measurements(capacity, metrics)
