@@ -22,6 +22,7 @@ changes something is appended to the write log (and printed to stderr).
 """
 import argparse
 import copy
+import datetime
 import hashlib
 import json
 import re
@@ -106,13 +107,15 @@ class State(object):
         props["provisioningState"] = "Succeeded"
         rtype = res.get("type", "").lower()
         name = res["id"].rstrip("/").split("/")[-1]
+        if rtype.startswith("microsoft.web/"):
+            props["resourceGroup"] = res["id"].split("/")[4]
         if rtype == "microsoft.web/sites":
             props["defaultHostName"] = "%s.azurewebsites.net" % name
             props.setdefault("state", "Running")
             props.setdefault("enabled", True)
             props["reserved"] = "linux" in (res.get("kind") or "").lower() or bool(props.get("reserved"))
             props.setdefault("siteConfig", {})
-            props["hostNames"] = [props["defaultHostName"]]
+            self._site_runtime(props)
         elif rtype == "microsoft.web/sites/slots":
             app = res["id"].split("/")[-3]
             props["defaultHostName"] = "%s-%s.azurewebsites.net" % (app, name)
@@ -121,7 +124,7 @@ class State(object):
             site = self.get(res["id"].rsplit("/slots/", 1)[0])
             props["reserved"] = bool(site and site["properties"].get("reserved")) or bool(props.get("reserved"))
             props.setdefault("siteConfig", {})
-            props["hostNames"] = [props["defaultHostName"]]
+            self._site_runtime(props)
         elif rtype == "microsoft.web/serverfarms":
             sku = res.setdefault("sku", {"name": "P1v3", "tier": "PremiumV3", "capacity": 1})
             sku.setdefault("capacity", 1)
@@ -150,6 +153,15 @@ class State(object):
         elif rtype == "microsoft.search/searchservices":
             props.setdefault("status", "running")
         return res
+
+    @staticmethod
+    def _site_runtime(props):
+        host = props["defaultHostName"]
+        props["hostNames"] = [host]
+        props["enabledHostNames"] = [host, host.replace(".azurewebsites.net", ".scm.azurewebsites.net")]
+        props["hostNameSslStates"] = [{"name": host, "sslState": "Disabled", "hostType": "Standard"}]
+        props["availabilityState"] = "Normal"
+        props["outboundIpAddresses"] = "192.0.2.10"
 
     def _env_domain(self, app):
         env_id = app["properties"].get("managedEnvironmentId") or app["properties"].get("environmentId") or ""
@@ -184,7 +196,7 @@ class State(object):
                 raise ValueError("revision %s already exists; a new template needs a new revisionSuffix" % rev_name)
             rev = {"id": "%s/revisions/%s" % (app["id"], rev_name), "name": rev_name,
                    "type": "Microsoft.App/containerApps/revisions",
-                   "properties": {"createdTime": "%.6f" % time.time(), "fqdn": "%s.%s" % (rev_name, domain),
+                   "properties": {"createdTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "fqdn": "%s.%s" % (rev_name, domain),
                                   "template": copy.deepcopy(template), "active": True, "replicas": 1,
                                   "healthState": "Healthy", "provisioningState": "Provisioned",
                                   "runningState": "Running", "trafficWeight": 0, "_template_sig": tmpl_sig}}
@@ -503,6 +515,19 @@ def make_handler(state, base_url):
                     state.log_write(method, path, "swap with %s" % body.get("targetSlot"))
                     self._swap(site, body.get("targetSlot") or "production")
                     return self._send(200)
+                if action == "publishxml" and method == "POST":
+                    # a read: the publishing profile (stand-in credentials)
+                    xml = ('<publishData><publishProfile profileName="%s - Web Deploy" publishMethod="MSDeploy" '
+                           'publishUrl="standin.invalid:443" userName="standin" userPWD="standin-not-a-secret"/>'
+                           '<publishProfile profileName="%s - FTP" publishMethod="FTP" '
+                           'publishUrl="ftps://standin.invalid/site/wwwroot" userName="standin" '
+                           'userPWD="standin-not-a-secret"/></publishData>' % (site["name"], site["name"])).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(xml)))
+                    self.end_headers()
+                    self.wfile.write(xml)
+                    return None
                 if action in ("restart", "start", "stop") and method == "POST":
                     state.log_write(method, path, action)
                     site["properties"]["state"] = "Stopped" if action == "stop" else "Running"
