@@ -5,7 +5,7 @@ for --seconds, scales to 3, loads it again, prints both sides and the ratio,
 and scales back to where it was. Not a timed test: run it by hand.
 
     .venv/bin/molecule converge -s scale          # a host with semibot-runtime behind HAProxy
-    .venv/bin/python bench/scale_1_vs_3.py --inventory ~/.ansible/tmp/molecule.*.scale/inventory \
+    OPSKIT_ADMIN_TOKEN=molecule-admin-token .venv/bin/python bench/scale_1_vs_3.py --inventory ~/.ansible/tmp/molecule.*.scale/inventory \
         --container h6-scale
 
 The load goes only to the container named (or --address); POST /api/v1/turns
