@@ -72,7 +72,7 @@ class Load(object):
     def start(self):
         self.started = time.monotonic()
         deadline = self.started + self.duration
-        for _ in range(self.threads):
+        for _index in range(self.threads):
             worker = threading.Thread(target=self._run, args=(deadline,), daemon=True)
             worker.start()
             self._workers.append(worker)

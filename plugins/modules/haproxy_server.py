@@ -14,7 +14,7 @@ version_added: 0.2.0
 description:
   - Sets the administrative state of one server of an HAProxy backend with the
     runtime API on the admin socket (C(set server <backend>/<server> state
-    ready|drain|maint)), as a scale-in or a rolling update needs it: drain the
+    ready|drain|maint)), as a scale-in or a rolling update needs it - drain the
     instance, wait until it has no session left, stop or update it, put it back.
   - Reads the state first (C(show servers state), C(show stat)) and changes
     nothing when the server is already in O(state), so the task is idempotent.

@@ -32,7 +32,7 @@ def pm2(tmp_path_factory):
     subprocess.run([str(PM2), "start", sys.executable, "--name", "probe", "--", "-m", "http.server", "18765",
                     "--bind", "127.0.0.1"], check=True, capture_output=True, env=env, timeout=120)
     yield home
-    subprocess.run([str(PM2), "kill"], capture_output=True, env=env, timeout=120)
+    subprocess.run([str(PM2), "kill"], capture_output=True, env=env, timeout=120, check=False)
 
 
 def _module(monkeypatch, home, names):

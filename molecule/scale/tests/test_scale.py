@@ -16,8 +16,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[2]
 sys.path.insert(0, str(PROJECT / "bench"))
@@ -175,9 +173,9 @@ def test_scale_with_workers_is_idempotent_and_check_diff_is_clean(host):
         assert "AGENT_WORKERS=2" in host.file("/etc/%s/instance-%d.env" % (SERVICE, index)).content_string
     pid = host.check_output("systemctl show -p MainPID --value %s@2.service" % SERVICE)
     assert int(host.check_output("ps -o pid= --ppid %s | wc -l" % pid)) >= 2  # uvicorn's worker processes
-    _, out = scale(3, "-e", "scale_workers=2")
+    _rc, out = scale(3, "-e", "scale_workers=2")
     assert recap(out) == 0
-    _, out = scale(3, "-e", "scale_workers=2", "--check", "--diff")
+    _rc, out = scale(3, "-e", "scale_workers=2", "--check", "--diff")
     assert recap(out) == 0
 
 
@@ -188,7 +186,7 @@ def test_rolling_update_under_load_fails_no_request(host):
     traffic = load()
     try:
         time.sleep(2)
-        _, out = playbook("deploy.yml", "-e", "agent_app_version=1.0.1", "-e", "agent_app_wheel=%s" % wheel)
+        _rc, out = playbook("deploy.yml", "-e", "agent_app_version=1.0.1", "-e", "agent_app_wheel=%s" % wheel)
         time.sleep(3)
     finally:
         result = traffic.stop()
@@ -254,18 +252,18 @@ def test_auto_scales_out_on_errors_and_in_when_idle(host):
                  body={"thread_id": "scale-auto", "text": "hello"}, expect=(200, 500)).start()
     try:
         # --check prints the decision and changes nothing
-        _, out = _auto("--check")
+        _rc, out = _auto("--check")
         assert "out: 3 -> 4 instance(s): error rate" in out
         assert recap(out) == 0
         assert json.loads(host.file("/etc/%s/scale.json" % SERVICE).content_string)["instances"] == 3
-        _, out = _auto()
+        _rc, out = _auto()
     finally:
         turns.stop()
         _fault({"error_rate": 0.0})
     assert "out: 3 -> 4 instance(s): error rate" in out
     assert json.loads(host.file("/etc/%s/scale.json" % SERVICE).content_string)["instances"] == 4
     assert len(stats(host)) == 4
-    _, out = _auto()
+    _rc, out = _auto()
     assert "in: 4 -> 3 instance(s): every measurement under its scale-in threshold" in out
     assert json.loads(host.file("/etc/%s/scale.json" % SERVICE).content_string)["instances"] == 3
     assert len(stats(host)) == 3

@@ -58,7 +58,7 @@ class FakeHAProxy(object):
                 lines.append('web,%s,0,0,%d,3,,42,0,0,,0,,0,0,0,0,%s,' % (name, srv['scur'], self._status(srv['admin'])))
             return '\n'.join(lines) + '\n\n'
         if command.startswith('set server web/'):
-            name, _, state = command[len('set server web/'):].partition(' state ')
+            name, _sep, state = command[len('set server web/'):].partition(' state ')
             if name not in self.servers:
                 return 'No such server.\n'
             self.servers[name]['admin'] = {'ready': 0, 'drain': 8, 'maint': 1}[state]
@@ -68,7 +68,7 @@ class FakeHAProxy(object):
     def _serve(self):
         while True:
             try:
-                conn, _ = self.sock.accept()
+                conn, _addr = self.sock.accept()
             except OSError:
                 return
             with conn:
