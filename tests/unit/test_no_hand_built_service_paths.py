@@ -55,6 +55,9 @@ ALLOWED_LINES = [
     ("roles/python_service/defaults/main.yml",
      'python_service_log_dir: "/var/log/{{ python_service_name }}"',
      "generic role's own default; agent_app passes the model's log_dir"),
+    ("roles/remediation/tasks/target.yml",
+     'home: "/var/lib/{{ remediation_remote_user }}"',
+     "home of the remediation system account on a target host, not a service of opskit_services"),
 ]
 
 PATTERNS = [
