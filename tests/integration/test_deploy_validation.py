@@ -15,7 +15,9 @@ import pytest
     ],
 )
 def test_bad_service_definition_stops_before_any_change(run_playbook, services, expected):
-    result = run_playbook("playbooks/deploy.yml", "-e", json.dumps({"opskit_services": services}))
+    # -e sets opskit_services on every host; --limit keeps it to the service hosts (on the observability
+    # host inventory_check would first refuse services outside the group agent_services).
+    result = run_playbook("playbooks/deploy.yml", "--limit", "agent_services", "-e", json.dumps({"opskit_services": services}))
     assert result.rc != 0, result
     assert expected in result.output, result
     assert "opskit_services" in result.output, result
