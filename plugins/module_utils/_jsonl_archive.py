@@ -78,10 +78,10 @@ BLANK, CORRUPT, ENTRY = 'blank', 'corrupt', 'entry'
 
 def classify(raw, first=False):
     """(kind, canonical timestamp or None) of one line (bytes without its newline)."""
+    if first and raw.startswith(b'\xef\xbb\xbf'):
+        raw = raw[3:]       # before the blank test: a first line of only a BOM is blank, as in audit_log
     if not raw.strip(b' \t\r'):
         return BLANK, None
-    if first and raw.startswith(b'\xef\xbb\xbf'):
-        raw = raw[3:]
     try:
         obj = json.loads(raw.decode('utf-8'))
     except (ValueError, RecursionError):
