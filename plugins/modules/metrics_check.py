@@ -64,8 +64,9 @@ options:
       - Several endpoints judged in one task, each by its own rules. With O(interval) > 0
         every target is scraped, then the module waits O(interval) seconds B(once) and
         scrapes every target again, so a host with five services takes one interval, not five.
-      - The rows of RV(checks) are prefixed with the target's name (C(<name>: <check>));
-        RV(targets) has each target's own rows, summary, rule results and scrape.
+      - The rows of RV(checks) are prefixed with the target's name and a colon, for example
+        C(el-bot) then C(metrics scrape); RV(targets) has each target's own rows, summary,
+        rule results and scrape.
     type: list
     elements: dict
     suboptions:

@@ -60,8 +60,8 @@ def test_plan_reads_the_model_and_checks_a_shared_store_once():
     assert [e["name"] for e in plan["endpoints"]] == [
         "agent-framework-api: GET /health", "agent-framework-api: GET /metrics",
         "agent-framework-worker: GET /health", "agent-framework-worker: GET /metrics"]
-    assert [e["url"] for e in plan["endpoints"]] == [api["urls"]["health"], api["urls"]["metrics"],
-                                                      worker["urls"]["health"], worker["urls"]["metrics"]]
+    urls = [api["urls"]["health"], api["urls"]["metrics"], worker["urls"]["health"], worker["urls"]["metrics"]]
+    assert [e["url"] for e in plan["endpoints"]] == urls
     assert plan["endpoints"][0]["json"] == {"status": "ok"}
     assert plan["endpoints"][1]["probes"] == 1
     # The store path is the model's (moved roots included), once for both services.
@@ -329,7 +329,6 @@ def test_postgresql_info_rows():
     ]
     assert rows[2]["message"].endswith("expected owner app")
     assert rows[3]["message"] == "extension vector missing in other: CREATE EXTENSION vector"
-
 
 
 # ---------------------------------------------------------------------------

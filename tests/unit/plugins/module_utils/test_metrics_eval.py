@@ -24,6 +24,7 @@ with open(os.path.join(ROOT, 'roles', 'healthcheck', 'defaults', 'main.yml')) as
 def runbook_rules(runbook):
     return copy.deepcopy(RUNBOOK_RULES[runbook])
 
+
 INF = float('inf')
 
 

@@ -185,8 +185,8 @@ def test_previous_text_gives_rates(run):
     totals = run({'text': after, 'rules': rules('003'), 'fail_on_error': False})
     assert rows_by_check(totals)['runtime error rate{mode="runtime_orchestrator"}']['status'] == 'ok'
     rates = run({'text': after, 'previous_text': before, 'interval': 10,
-                 'rules': rules('003') + [{'name': 'requests per second', 'type': 'rate', 'metric': 'chat_execution_total',
-                            'op': '>=', 'threshold': 1}],
+                 'rules': rules('003') + [{'name': 'requests per second', 'type': 'rate',
+                                           'metric': 'chat_execution_total', 'op': '>=', 'threshold': 1}],
                  'fail_on_error': False})
     rows = rows_by_check(rates)
     assert rows['runtime error rate{mode="runtime_orchestrator"}']['value'] == 0.2
@@ -384,9 +384,10 @@ def prometheus():
 
 def test_prometheus_query_api(run, prometheus):
     result = run({'prometheus_url': prometheus, 'fail_on_error': False,
-                  'rules': rules('003') + [{'name': 'runtime up', 'type': 'query', 'query': 'up{job="runtime-service"}',
-                             'op': '==', 'threshold': 1},
-                            {'name': 'broken', 'type': 'query', 'query': 'bad(', 'op': '==', 'threshold': 1}]})
+                  'rules': rules('003') + [
+                      {'name': 'runtime up', 'type': 'query', 'query': 'up{job="runtime-service"}',
+                       'op': '==', 'threshold': 1},
+                      {'name': 'broken', 'type': 'query', 'query': 'bad(', 'op': '==', 'threshold': 1}]})
     assert PrometheusHandler.queries[:2] == [
         'sum by (mode) (rate(chat_execution_error_total[5m])) / sum by (mode) (rate(chat_execution_total[5m]))',
         'histogram_quantile(0.95, sum by (le, mode) (rate(chat_execution_latency_ms_bucket[5m])))',
