@@ -187,7 +187,7 @@ skipped:
   description:
     - Names that match O(pattern) but are not readable definition files, with the reason (a directory, a dangling
       symbolic link, permission denied, vanished while read). Reported and never changed (also as a warning).
-    - O(count) = O(valid) + corrupted + skipped.
+    - RV(count) = RV(valid) + corrupted + skipped.
   returned: always
   type: list
   elements: dict
