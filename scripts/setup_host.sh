@@ -118,10 +118,26 @@ install_checkov() {
   "$venv/bin/pip" install -q "$pin"
 }
 
+create_azure_venv() {
+  # The interpreter of the Azure modules (azure.azcollection's SDK pins clash
+  # with requirements.txt, so they get their own venv; playbooks/azure_*.yml use it).
+  local venv="$ROOT/.cache/venv-azure" req="$ROOT/requirements-azure.txt"
+  if [[ -x "$venv/bin/python" && "$(cat "$venv/.requirements.sha" 2>/dev/null)" == "$(sha256sum "$req" | cut -d' ' -f1)" ]]; then
+    log "Azure SDK virtualenv up to date ($venv)"
+    return
+  fi
+  log "Creating the Azure SDK virtualenv ($venv) from requirements-azure.txt"
+  [[ -x "$venv/bin/python" ]] || "$PYTHON" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -r "$req"
+  sha256sum "$req" | cut -d' ' -f1 >"$venv/.requirements.sha"
+}
+
 install_host_packages
 install_azurite
 start_docker
 install_compose_v2
 create_venv
 install_checkov
+create_azure_venv
 log "Host ready"

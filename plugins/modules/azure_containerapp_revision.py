@@ -16,7 +16,7 @@ description:
     mode with the Azure SDK (C(azure-mgmt-appcontainers)), the piece
     C(azure.azcollection) has no module for.
   - O(image) different from the app's current image starts a new revision
-    that takes B(no) traffic: the current traffic is pinned by revision name
+    that takes B(no) traffic; the current traffic is pinned by revision name
     in the same update, so a health check can probe the new revision's own
     FQDN (RV(latest_revision.fqdn)) before any user reaches it.
   - O(traffic) sets the weights (revision names, or C(latest_revision)); it
@@ -24,7 +24,7 @@ description:
   - O(min_replicas)/O(max_replicas) set the replica bounds (a new revision in
     Container Apps; the latest revision's weight follows to it).
   - O(deactivate) deactivates revisions that take no traffic.
-  - Idempotent: nothing is sent when the app already is as asked. Check mode
+  - Idempotent, nothing is sent when the app already is as asked. Check mode
     reports the planned changes (RV(planned)) and sends nothing.
   - Authentication and cloud selection are those of C(azure.azcollection); secrets are never logged.
 author: opskit maintainers (@opskit)

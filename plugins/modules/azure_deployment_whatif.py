@@ -45,7 +45,7 @@ options:
   parameters:
     description:
       - Template parameters, either plain values (C(environment=prd)) or ARM's
-        C({value: ...}) form.
+        C(value) form.
     type: dict
     default: {}
   deployment_mode:
@@ -124,7 +124,7 @@ lines:
   returned: always
   sample: ["Modify   Microsoft.Web/serverfarms agent-plan-prd: sku.capacity (Modify)"]
 parameters:
-  description: The parameters in ARM's C({name: {value: ...}}) form (to pass on to azure_rm_deployment).
+  description: "The parameters in ARM's C({name: {value: ...}}) form (to pass on to azure_rm_deployment)."
   type: dict
   returned: always
   sample: {environment: {value: prd}, location: {value: japaneast}}

@@ -132,6 +132,7 @@ class State(object):
             sku.setdefault("family", (sku.get("name") or "P")[0])
             props["numberOfWorkers"] = sku["capacity"]
             props.setdefault("reserved", "linux" in (res.get("kind") or "").lower())
+            res["kind"] = res.get("kind") or ("linux" if props["reserved"] else "app")
             props["status"] = "Ready"
         elif rtype == "microsoft.app/managedenvironments":
             props["defaultDomain"] = "%s.%s.azurecontainerapps.io" % (
