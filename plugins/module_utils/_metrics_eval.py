@@ -183,8 +183,14 @@ def counter_increase(previous, current):
 
 
 def parse_le(value):
-    """Upper bound of a bucket from its ``le`` label ('+Inf', '0.5', '1e3')."""
-    return float(value)
+    """Upper bound of a bucket from its ``le`` label ('+Inf', '0.5', '1e3').
+
+    Raises MetricsError naming the label when it is not a number.
+    """
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MetricsError('bucket label le=%r is not a number' % (value,))
 
 
 def bucket_quantile(q, buckets):

@@ -412,6 +412,7 @@ from ansible_collections.opskit.ops.plugins.module_utils._metrics_eval import (
     parse_exposition,
     prometheus_query,
     result_to_row,
+    threshold_text,
 )
 
 RULE_SPEC = dict(
@@ -553,7 +554,14 @@ class MetricsCheck(object):
         rows = [make_row(check, source, series, 'parsable exposition', STATUS_OK, detail)]
         results = []
         for rule in rules:
-            for result in evaluate_rule(rule, current, previous, seconds):
+            try:
+                evaluated = evaluate_rule(rule, current, previous, seconds)
+            except MetricsError as exc:
+                # A sample the rule cannot read (a bucket whose le is not a
+                # number): the rule fails with the reason, the others still run.
+                rows.append(make_row(rule['name'], source, None, threshold_text(rule), STATUS_FAILED, to_native(exc)))
+                continue
+            for result in evaluated:
                 results.append(result)
                 rows.append(result_to_row(result))
         return rows, results, dict(source=source, scrapes=scrapes, seconds=seconds, series=series)

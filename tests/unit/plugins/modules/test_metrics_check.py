@@ -450,3 +450,15 @@ def test_targets_exclude_url_and_name_a_bad_rule(run, metrics_server):
                             'rules': [{'name': 'x', 'type': 'ratio', 'metric': 'a', 'op': '<', 'threshold': 1}]}]})
     assert bad.failed is True
     assert bad.result['msg'] == "targets[svc]: rule 'x' (type ratio) needs denominator"
+
+
+def test_bucket_with_a_non_numeric_bound_fails_its_rule_only(run):
+    text = ('# TYPE x histogram\nx_bucket{le="abc"} 1\nx_bucket{le="+Inf"} 2\nx_count 2\nx_sum 1\n'
+            '# TYPE up gauge\nup 1\n')
+    result = run({'text': text, 'fail_on_error': False, 'rules': [
+        {'name': 'x p90', 'type': 'quantile', 'metric': 'x', 'quantile': 0.9, 'op': '<=', 'threshold': 1},
+        {'name': 'up', 'metric': 'up', 'op': '==', 'threshold': 1}]})
+    rows = rows_by_check(result)
+    assert rows['x p90']['status'] == 'failed'
+    assert rows['x p90']['message'] == "bucket label le='abc' is not a number"
+    assert rows['up']['status'] == 'ok'
