@@ -79,15 +79,16 @@ def run_playbook(playbook, env, config, inventory, extra=()):
     cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', inventory, playbook] + list(extra)
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True)
+                          universal_newlines=True, check=False)
     wall = time.monotonic() - start
     hosts = RECAP.findall(proc.stdout)
     if not hosts:
         sys.stdout.write(proc.stdout[-3000:])
         raise SystemExit('%s produced no PLAY RECAP (rc=%d)' % (playbook, proc.returncode))
-    tasks = max(int(ok) + int(skipped) + int(failed) for _, ok, _, _, failed, skipped in hosts)
-    changed = sum(int(c) for _, _, c, _, _, _ in hosts)
-    failed = sum(int(f) + int(u) for _, _, _, u, f, _ in hosts)
+    # RECAP groups: host, ok, changed, unreachable, failed, skipped
+    tasks = max(int(row[1]) + int(row[5]) + int(row[4]) for row in hosts)
+    changed = sum(int(row[2]) for row in hosts)
+    failed = sum(int(row[4]) + int(row[3]) for row in hosts)
     if proc.returncode != 0 or failed:
         sys.stdout.write(proc.stdout[-4000:])
     return {'wall': wall, 'tasks': tasks, 'changed': changed, 'failed': failed, 'rc': proc.returncode,
@@ -104,7 +105,7 @@ def plain_config(tmp, inventory):
 def row(label, result):
     per_task = result['wall'] / result['tasks'] if result['tasks'] else 0.0
     return '%-44s %8.1f s %6d %9.2f s %8d %6d' % (label, result['wall'], result['tasks'], per_task,
-                                                    result['changed'], result['failed'])
+                                                  result['changed'], result['failed'])
 
 
 HEADER = '%-44s %10s %6s %11s %8s %6s' % ('run', 'wall', 'tasks', 's/task', 'changed', 'failed')
@@ -144,7 +145,7 @@ def bench_hosts_up(count):
                '--stop-signal', 'SIGRTMIN+3', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:ro', '--tmpfs', '/run',
                '--tmpfs', '/run/lock', '--tmpfs', '/tmp:exec', '--label', 'opskit.bench=1', IMAGE, '/sbin/init')
     for name in names:
-        for _ in range(90):
+        for dummy in range(90):
             state = docker('exec', name, 'systemctl', 'is-system-running', check=False).stdout.strip()
             if state in ('running', 'degraded'):
                 break

@@ -127,7 +127,7 @@ def export_container(client, container, dest, prefix='', check_mode=False, accou
         return {'changed': bool(fresh) or previous is None, 'container': container, 'count': len(names),
                 'total_size': total, 'downloaded': fresh, 'path': dest,
                 'msg': 'would download %d of %d blobs (%d bytes) of %s to %s' % (len(fresh), len(names), total,
-                                                                                container, dest)}
+                                                                                 container, dest)}
     entries = []
     for name in names:
         path = paths[name]
@@ -188,7 +188,7 @@ def verify_export(src):
         actual = sha256_file(path)
         if actual != blob['sha256']:
             problems.append('%s: checksum mismatch, expected sha256 %s, actual %s' % (blob['name'], blob['sha256'],
-                                                                                     actual))
+                                                                                      actual))
     return manifest, problems
 
 

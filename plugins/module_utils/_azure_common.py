@@ -31,7 +31,6 @@ from ansible_collections.opskit.ops.plugins.module_utils._backup_common import (
 try:
     from azure.core.exceptions import (
         ClientAuthenticationError,
-        HttpResponseError,
         ResourceNotFoundError,
         ServiceRequestError,
     )
@@ -44,7 +43,7 @@ except ImportError as _exc:  # pragma: no cover - reported by the modules
     class _Missing(Exception):
         pass
 
-    ClientAuthenticationError = HttpResponseError = ResourceNotFoundError = ServiceRequestError = _Missing
+    ClientAuthenticationError = ResourceNotFoundError = ServiceRequestError = _Missing
 
 try:
     from azure.identity import ClientSecretCredential, DefaultAzureCredential

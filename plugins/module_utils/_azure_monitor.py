@@ -29,13 +29,13 @@ from ansible_collections.opskit.ops.plugins.module_utils._azure_common import Az
 from ansible_collections.opskit.ops.plugins.module_utils._check_rows import OPERATORS, compare, fmt_number, make_row
 
 try:
-    from azure.monitor.query import LogsQueryClient, LogsQueryStatus
+    from azure.monitor.query import LogsQueryClient
     HAS_MONITOR_QUERY = True
     MONITOR_QUERY_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - reported by the module
     HAS_MONITOR_QUERY = False
     MONITOR_QUERY_IMPORT_ERROR = _exc
-    LogsQueryClient = LogsQueryStatus = None
+    LogsQueryClient = None
 
 MEASURES = ('rows', 'column')
 SEVERITIES = ('failed', 'warning')

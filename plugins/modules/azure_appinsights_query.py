@@ -276,7 +276,7 @@ def main():
                                token_budget_max=p['token_budget_max'], token_metric=p['token_metric'],
                                error_traces_max=p['error_traces_max'], job_errors_max=p['job_errors_max'])
         checks = [normalize_check(c) for c in checks + [dict((k, v) for k, v in c.items() if v is not None)
-                                                       for c in p['checks']]]
+                                                        for c in p['checks']]]
     except CheckError as exc:
         module.fail_json(msg=str(exc))
     if not checks:

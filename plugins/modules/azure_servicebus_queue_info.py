@@ -224,7 +224,7 @@ def main():
     if failed and p['fail_on_error']:
         module.fail_json(msg=failed, **result)
     result['msg'] = failed or '%d queue checks: %d ok, %d warning' % (summary['total'], summary['passed'],
-                                                                   summary['warning'])
+                                                                      summary['warning'])
     module.exit_json(**result)
 
 

@@ -411,7 +411,7 @@ def expand(template, parameters, subscription, resource_group, location, lookup,
                 pending.append((symbol, res, {res["copy"]["name"]: i, None: i}))
         else:
             pending.append((symbol, res, {}))
-    for symbol, res, _ in pending:
+    for symbol, res, dummy in pending:
         if symbol and "copy" not in res:
             name = ctx.evaluate(res["name"])
             ctx.symbols[symbol] = resource_id(subscription, resource_group, res["type"], *name.split("/"))
@@ -458,7 +458,7 @@ def expand(template, parameters, subscription, resource_group, location, lookup,
         if not pending:
             break
     if pending:
-        raise TemplateError("could not resolve references of %s" % [r["name"] for _, r, _ in pending])
+        raise TemplateError("could not resolve references of %s" % [entry[1]["name"] for entry in pending])
     outputs = {}
     for name, spec in (template.get("outputs") or {}).items():
         try:

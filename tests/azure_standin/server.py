@@ -197,7 +197,8 @@ class State(object):
                 raise ValueError("revision %s already exists; a new template needs a new revisionSuffix" % rev_name)
             rev = {"id": "%s/revisions/%s" % (app["id"], rev_name), "name": rev_name,
                    "type": "Microsoft.App/containerApps/revisions",
-                   "properties": {"createdTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "fqdn": "%s.%s" % (rev_name, domain),
+                   "properties": {"createdTime": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                                  "fqdn": "%s.%s" % (rev_name, domain),
                                   "template": copy.deepcopy(template), "active": True, "replicas": 1,
                                   "healthState": "Healthy", "provisioningState": "Provisioned",
                                   "runningState": "Running", "trafficWeight": 0, "_template_sig": tmpl_sig}}

@@ -29,10 +29,11 @@ BLOBS = {
 }
 
 
-def fill(connection, container, blobs=BLOBS):
+def fill(connection, container, blobs=None):
+    blobs = BLOBS if blobs is None else blobs
     client = container_client(service_client(connection), container, create=True)
     for name, data in blobs.items():
-        client.upload_blob(name, data, overwrite=True, metadata={"job": name.split("/")[0]})
+        client.upload_blob(name, data, overwrite=True, metadata={"job": name.split("/", maxsplit=1)[0]})
     return client
 
 
@@ -43,15 +44,15 @@ def test_export_into_a_backup_set_then_import_into_a_scratch_container(azurite, 
     common = {"connection_string": azurite}
     rc, results = run_playbook(tmp_path, [
         {"name": "export", "opskit.ops.backup_blob": dict(common, action="export", container="checkpoints",
-                                                           dest=dest, set_path=set_path)},
+                                                          dest=dest, set_path=set_path)},
         {"name": "export again", "opskit.ops.backup_blob": dict(common, action="export", container="checkpoints",
-                                                                 dest=dest)},
+                                                                dest=dest)},
         {"name": "import check", "opskit.ops.backup_blob": dict(common, action="import", container="checkpoints-drill",
-                                                                 src=dest), "check_mode": True},
+                                                                src=dest), "check_mode": True},
         {"name": "import", "opskit.ops.backup_blob": dict(common, action="import", container="checkpoints-drill",
-                                                           src=dest)},
+                                                          src=dest)},
         {"name": "import again", "opskit.ops.backup_blob": dict(common, action="import", container="checkpoints-drill",
-                                                                 src=dest)},
+                                                                src=dest)},
     ])
     assert rc == 0, results
     export, again, check, imported, unchanged = results
@@ -74,7 +75,7 @@ def test_export_into_a_backup_set_then_import_into_a_scratch_container(azurite, 
         blob = drill.get_blob_client(name)
         assert blob.download_blob().readall() == data
         props = blob.get_blob_properties()
-        assert props.metadata == {"job": name.split("/")[0]}
+        assert props.metadata == {"job": name.split("/", maxsplit=1)[0]}
         assert bytes(props.content_settings.content_md5) == hashlib.md5(data).digest()
 
 
@@ -91,7 +92,7 @@ def test_export_follows_the_container_and_import_restores_a_changed_blob(azurite
     rc, results = run_playbook(tmp_path, [
         {"name": "restore", "opskit.ops.backup_blob": dict(common, action="import", src=dest)},
         {"name": "restore exact", "opskit.ops.backup_blob": dict(common, action="import", src=dest,
-                                                                  delete_extra=True)},
+                                                                 delete_extra=True)},
     ])
     assert rc == 0, results
     restore, exact = results

@@ -68,7 +68,7 @@ def test_unhealthy_api_and_unreachable_namespace_fail_the_run_in_check_mode_too(
     url, handler = api
     handler.status = {"status": "degraded"}
     result, document = run(run_playbook, tmp_path, {"api_health_url": url + "/health",
-                                                   "servicebus_connection_string": CONN}, "--check")
+                                                    "servicebus_connection_string": CONN}, "--check")
     handler.status = {"status": "ok"}
     assert result.rc != 0, result
     assert rows(document)[:2] == [("azure api: GET /health", "failed"), ("servicebus agent-jobs", "failed")]

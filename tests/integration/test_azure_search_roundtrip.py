@@ -47,16 +47,16 @@ def test_export_into_a_set_and_import_into_a_scratch_index(search, tmp_path):
     jsonl = os.path.join(set_path, "search", "agent-knowledge.jsonl")
     rc, results = run_playbook(tmp_path, [
         {"name": "export", "opskit.ops.azure_search_index": dict(common, action="export", index="agent-knowledge",
-                                                                  dest=os.path.join(set_path, "search"),
-                                                                  set_path=set_path)},
+                                                                 dest=os.path.join(set_path, "search"),
+                                                                 set_path=set_path)},
         {"name": "export again", "opskit.ops.azure_search_index": dict(common, action="export", index="agent-knowledge",
-                                                                        dest=os.path.join(set_path, "search"))},
+                                                                       dest=os.path.join(set_path, "search"))},
         {"name": "import check", "check_mode": True,
          "opskit.ops.azure_search_index": dict(common, action="import", index="agent-knowledge-drill", src=jsonl)},
         {"name": "import", "opskit.ops.azure_search_index": dict(common, action="import",
-                                                                  index="agent-knowledge-drill", src=jsonl)},
+                                                                 index="agent-knowledge-drill", src=jsonl)},
         {"name": "import again", "opskit.ops.azure_search_index": dict(common, action="import",
-                                                                        index="agent-knowledge-drill", src=jsonl)},
+                                                                       index="agent-knowledge-drill", src=jsonl)},
     ], extra_env=env)
     assert rc == 0, results
     export, again, check, imported, unchanged = results
@@ -96,7 +96,7 @@ def test_import_restores_changed_documents_and_deletes_extras_only_when_asked(se
     rc, results = run_playbook(tmp_path, [
         {"name": "restore", "opskit.ops.azure_search_index": dict(common, action="import", src=src)},
         {"name": "restore exact", "opskit.ops.azure_search_index": dict(common, action="import", src=src,
-                                                                         delete_extra=True)},
+                                                                        delete_extra=True)},
     ], extra_env=env)
     assert rc == 0, results
     restore, exact = results
@@ -123,7 +123,7 @@ def test_wrong_key_tampered_export_and_hidden_fields_fail_with_their_cause(searc
         {"name": "missing index", "ignore_errors": True, "opskit.ops.azure_search_index": dict(
             common, action="export", index="nope", dest=dest)},
         {"name": "export", "opskit.ops.azure_search_index": dict(common, action="export", index="agent-knowledge",
-                                                                  dest=dest)},
+                                                                 dest=dest)},
     ], extra_env=env)
     wrong, hidden_result, missing, export = results
     assert (wrong["failed"], wrong["error"]) == (True, "auth")

@@ -99,7 +99,8 @@ class FakeSearchClient(object):
 DOCS = [{"id": "b", "body": "two"}, {"id": "a", "body": "one"}, {"id": "c", "body": "three"}]
 
 
-def export(tmp_path, docs=DOCS, **kwargs):
+def export(tmp_path, docs=None, **kwargs):
+    docs = DOCS if docs is None else docs
     return search.export_index(FakeIndexClient(SCHEMA), FakeSearchClient(docs, **kwargs), "kb", str(tmp_path))
 
 

@@ -102,7 +102,7 @@ def test_exactly_at_the_threshold_is_ok(run):
 
 def test_thresholds_and_severities_are_options(run):
     done, _fake, _seen = run({"agent-jobs": Props(30, 2)}, {"active_max": 20, "active_severity": "warning",
-                                                             "dead_letter_max": 1, "dead_letter_severity": "failed"})
+                                                            "dead_letter_max": 1, "dead_letter_severity": "failed"})
     assert [r["status"] for r in done.result["checks"]] == ["warning", "failed"]
 
 

@@ -116,7 +116,7 @@ def test_empty_and_none_give_an_empty_model():
     ([{'name': 'x', 'port': 1, 'shares_store_of': 'x'}], 'cannot share its own store'),
     ([{'name': 'x', 'port': 1}, {'name': 'y', 'port': 2, 'shares_store_of': 'x'}], 'same user'),
     ([{'name': 'x', 'port': 1, 'user': 'u'}, {'name': 'y', 'port': 2, 'user': 'u', 'shares_store_of': 'x',
-                                               'store': 'postgres'}], 'a shared store must be the same'),
+                                              'store': 'postgres'}], 'a shared store must be the same'),
     ([{'name': 'x', 'port': 1, 'user': 'u'}, {'name': 'y', 'port': 2, 'user': 'u', 'shares_store_of': 'x'},
       {'name': 'z', 'port': 3, 'user': 'u', 'shares_store_of': 'y'}], 'point at the owner directly'),
 ])

@@ -137,7 +137,7 @@ def test_dedup_suppression_does_not_extend_the_window():
 
 def test_dedup_window_zero_admits_everything():
     dedup = am.Deduplicator(0)
-    assert [dedup.admit("k") for _ in range(3)] == [True, True, True]
+    assert [dedup.admit("k") for dummy in range(3)] == [True, True, True]
 
 
 def test_dedup_forgets_old_keys():
@@ -232,7 +232,7 @@ def test_main_serves_the_webhook_over_http(tmp_path):
         queue = asyncio.Queue()
         server = asyncio.ensure_future(am.main(queue, {"port": port, "action_log": str(log_path)}))
         async with aiohttp.ClientSession() as session:
-            for _ in range(50):
+            for dummy in range(50):
                 try:
                     async with session.get("http://127.0.0.1:%d/health" % port) as resp:
                         if resp.status == 200:
