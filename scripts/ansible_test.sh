@@ -32,8 +32,17 @@ mkdir -p "$DEST"
 rsync -a --delete \
   --exclude .venv --exclude .git --exclude collections --exclude .cache --exclude build \
   --exclude reports --exclude 'molecule/*/.molecule' --exclude __pycache__ --exclude .pytest_cache \
-  --exclude node_modules --exclude tests/output \
+  --exclude node_modules --exclude tests/output --exclude '.venv-*' --exclude .hypothesis \
   "$ROOT/" "$DEST/"
+# The collections galaxy.yml depends on (bundled with the pinned ansible
+# package) beside this one, where ansible-test looks for them: modules built
+# on azure.azcollection's module_utils and doc fragment need it.
+site="$("$VENV/bin/python" -c 'import ansible_collections, os; print(os.path.dirname([p for p in ansible_collections.__path__ if "site-packages" in p][0]))' 2>/dev/null || true)"
+for dep in $("$VENV/bin/python" -c 'import sys, yaml; print(" ".join(sorted((yaml.safe_load(open(sys.argv[1])) or {}).get("dependencies") or {})))' "$ROOT/galaxy.yml"); do
+  src="$site/ansible_collections/${dep%%.*}/${dep#*.}"
+  dst="$WORK/ansible_collections/${dep%%.*}/${dep#*.}"
+  if [[ -d "$src" && ! -e "$dst" ]]; then mkdir -p "$(dirname "$dst")"; ln -s "$src" "$dst"; fi
+done
 cd "$DEST"
 # ansible-test lists files through git when it can; give it a repository.
 git init -q . && git add -A >/dev/null 2>&1 && git -c user.email=ci@opskit -c user.name=ci commit -qm snapshot >/dev/null
