@@ -7,7 +7,7 @@
 Mitogen (PyPI ``mitogen``, pinned in requirements.txt) keeps one Python
 interpreter per host alive for the whole run instead of starting one per
 task, which is where a no-op deploy spends most of its time (see
-bench/deploy_noop.py). Where Mitogen is not installed (an AWX execution
+bench/deploy_noop_vs_defaults.py). Where Mitogen is not installed (an AWX execution
 environment, a plain ``pip install ansible``), this is exactly ``linear``,
 so ansible.cfg can name this strategy everywhere. ``OPSKIT_MITOGEN=0`` turns
 Mitogen off for one run.

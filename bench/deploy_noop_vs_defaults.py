@@ -22,7 +22,7 @@ Goals (issue 13, on a 2-core machine): no-op deploy <= 30 s, healthcheck
 timed test.
 
 Run from the repository root after `make hosts` (it converges by itself):
-    .venv/bin/python bench/deploy_noop.py [--hosts 20] [--skip-local] [--skip-fanout] [--keep]
+    .venv/bin/python bench/deploy_noop_vs_defaults.py [--hosts 20] [--skip-local] [--skip-fanout] [--keep]
 """
 
 from __future__ import absolute_import, division, print_function
