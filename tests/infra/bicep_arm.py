@@ -510,6 +510,14 @@ def load_bicep(path, text=None):
                                              path=_unquote(str(mpath.children[0])))
         else:
             raise TemplateError(f"{path}: unsupported Bicep element {kind!r}")
+    # pycep's own reading of the file must agree with the tree walk above
+    pycep_resources = {k: (v["type"], v["api_version"], v["existing"])
+                       for k, v in pycep_json.get("resources", {}).items()}
+    walked = {k: (v.rtype, v.api_version, v.existing) for k, v in symbols.items() if v.kind == "resource"}
+    if pycep_resources != walked or set(pycep_json.get("modules", {})) != {
+            k for k, v in symbols.items() if v.kind == "module"} or set(pycep_json.get("parameters", {})) != set(params) \
+            or set(pycep_json.get("outputs", {})) != set(outputs):
+        raise TemplateError(f"{path}: pycep's parse and the syntax tree disagree")
     return BicepFile(path, params, variables, symbols, outputs, target_scope, pycep_json)
 
 
