@@ -229,9 +229,70 @@ def test_update_code_rolls_out_both_then_changes_nothing(azure):
     assert "production runs 1.1.0; nothing to do" in second["out"]
 
 
+def test_update_api_rolls_back_when_production_fails_after_the_swap(azure):
+    control(azure, unhealthy=[{"image_contains": "agent-api-1.2.0", "where": "site"}])
+    result = run(azure, "azure_update.yml", "-e", "azure_app_api_package_url=https://releases.example.invalid/agent-api-1.2.0.zip",
+                 "-e", "azure_app_api_release=1.2.0")
+    assert result["rc"] != 0
+    assert "ROLLED BACK: API release 1.2.0 failed its health gate in production after the swap" in result["out"]
+    assert "swapped back to 1.1.0, which is healthy again" in result["out"]
+    assert [p.rsplit("/", 1)[1] for m, p in writes(azure) if m == "POST"] == ["slotsswap", "slotsswap"]
+    assert settings_of(resource(azure, "/microsoft.web/sites/agent-api-stg"))["AGENT_APP_VERSION"] == "1.1.0"
+    control(azure, unhealthy=[])
+
+
+def test_update_api_stops_before_the_swap_when_the_slot_fails(azure):
+    control(azure, unhealthy=[{"image_contains": "agent-api-1.3.0", "where": "slot"}])
+    result = run(azure, "azure_update.yml", "-e", "azure_app_api_package_url=https://releases.example.invalid/agent-api-1.3.0.zip",
+                 "-e", "azure_app_api_release=1.3.0")
+    assert result["rc"] != 0
+    assert "HEALTH GATE FAILED before the swap" in result["out"]
+    assert "Production was not touched and still runs 1.1.0" in result["out"]
+    assert [m for m, p in writes(azure) if p.endswith("/slotsswap")] == []
+    assert settings_of(resource(azure, "/microsoft.web/sites/agent-api-stg"))["AGENT_APP_VERSION"] == "1.1.0"
+    control(azure, unhealthy=[])
+
+
+def test_update_worker_moves_traffic_back_when_the_app_fails_after_the_shift(azure):
+    before = traffic_of(azure)
+    old = [n for n, (w, _a, _i) in before.items() if w == 100][0]
+    control(azure, unhealthy=[{"image_contains": "agent-worker:1.2.0", "where": "app"}])
+    result = run(azure, "azure_update.yml", "-e", "azure_app_worker_image=registry.example.invalid/agent-worker:1.2.0")
+    assert result["rc"] != 0
+    assert "ROLLED BACK: worker image registry.example.invalid/agent-worker:1.2.0" in result["out"]
+    assert "all traffic is back on %s, which is healthy again" % old in result["out"]
+    after = traffic_of(azure)
+    assert after[old][0] == 100
+    assert len(after) == len(before) + 1
+    assert [m for m, p in writes(azure) if p.lower().endswith("/containerapps/agent-worker-stg")] == ["PATCH"] * 3
+    control(azure, unhealthy=[])
+
+
+def test_update_worker_stops_before_the_shift_when_the_revision_fails(azure):
+    before = traffic_of(azure)
+    old = [n for n, (w, _a, _i) in before.items() if w == 100][0]
+    control(azure, unhealthy=[{"image_contains": "agent-worker:1.3.0", "where": "revision"}])
+    result = run(azure, "azure_update.yml", "-e", "azure_app_worker_image=registry.example.invalid/agent-worker:1.3.0")
+    assert result["rc"] != 0
+    assert "HEALTH GATE FAILED before the traffic moved" in result["out"]
+    after = traffic_of(azure)
+    new = [n for n in after if n not in before]
+    assert len(new) == 1 and after[new[0]][:2] == (0, False), after
+    assert after[old][0] == 100
+    assert any(p.endswith("/%s/deactivate" % new[0]) for m, p in writes(azure))
+    control(azure, unhealthy=[])
+
+
 def test_no_secret_in_any_output(azure):
-    assert OUTPUTS, "no playbook ran"
-    secret = azure["standin"].state.client_secret
-    for out in OUTPUTS:
-        assert secret not in out
-        assert "standin-not-a-secret" not in out   # the publishing profile azure_rm_webapp_info returns
+    # every playbook run of this module (deploy, scale, update, the refused secret) is in OUTPUTS
+    assert len(OUTPUTS) >= 16, "only %d playbook runs recorded" % len(OUTPUTS)
+    state = azure["standin"].state
+    with state.lock:
+        tokens = list(state.tokens)
+    assert tokens, "the stand-in issued no token: the playbooks never authenticated"
+    secrets = [state.client_secret,
+               "not-the-secret",          # the wrong secret of test_wrong_secret_is_refused is a secret too
+               "standin-not-a-secret"]    # the publishing profile azure_rm_webapp_info returns
+    for i, out in enumerate(OUTPUTS):
+        for secret in secrets + tokens:   # the bearer tokens the stand-in handed out
+            assert secret not in out, "run %d printed a secret or token" % i
