@@ -242,9 +242,9 @@ def argument_spec():
         error_rate_max=dict(type='float', default=5.0),
         error_traces_max=dict(type='int', default=0),
         job_errors_max=dict(type='int', default=0),
-        token_budget=dict(type='int'),
-        token_budget_max=dict(type='float', default=80.0),
-        token_metric=dict(type='str', default='agent_tokens'),
+        token_budget=dict(type='int', no_log=False),
+        token_budget_max=dict(type='float', default=80.0, no_log=False),
+        token_metric=dict(type='str', default='agent_tokens', no_log=False),
         checks=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='str', required=True),
             query=dict(type='str', required=True),

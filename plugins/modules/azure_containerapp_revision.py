@@ -18,7 +18,7 @@ description:
   - O(image) different from the app's current image starts a new revision
     that takes B(no) traffic; the current traffic is pinned by revision name
     in the same update, so a health check can probe the new revision's own
-    FQDN (RV(latest_revision.fqdn)) before any user reaches it.
+    FQDN (RV(fqdn)) before any user reaches it.
   - O(traffic) sets the weights (revision names, or C(latest_revision)); it
     is how traffic moves to the new revision and back to the previous one.
   - O(min_replicas)/O(max_replicas) set the replica bounds (a new revision in
@@ -83,6 +83,7 @@ attributes:
     description: Reports the planned changes and sends nothing.
   diff_mode:
     support: none
+    description: No diff; the result lists the revisions and traffic before and after.
 requirements:
   - azure-mgmt-appcontainers (with the requirements of azure.azcollection)
 """

@@ -16,13 +16,13 @@ description:
     resource-group template deployment with the Azure SDK
     (C(ResourceManagementClient.deployments.begin_what_if)) and returns every
     resource change (Create, Delete, Modify, Deploy, NoChange, Ignore,
-    Unsupported), their counts and O(would_change).
+    Unsupported), their counts and RV(would_change).
   - What-if writes nothing, in check mode or not. The module reports
     C(changed=true) only in check mode and only when the deployment would
     change something, so C(--check) shows what an apply would do; outside
     check mode it is always C(changed=false).
   - A resource group that does not exist yet is reported as
-    RV(resource_group_exists=false) with O(would_change=true) (what-if needs
+    RV(resource_group_exists=false) with RV(would_change=true) (what-if needs
     the group; everything in the template would be created).
   - Authentication and cloud selection are those of C(azure.azcollection)
     (environment variables C(AZURE_SUBSCRIPTION_ID), C(AZURE_CLIENT_ID),
@@ -61,6 +61,7 @@ attributes:
     description: What-if is read-only; in check mode C(changed) says whether an apply would change anything.
   diff_mode:
     support: none
+    description: No diff; the result lists every change the deployment would make.
 requirements:
   - azure-mgmt-resource (with the requirements of azure.azcollection)
 notes:

@@ -83,6 +83,63 @@ options:
         type: list
         elements: dict
         default: []
+        suboptions:
+          name:
+            description: Name of the rule; the C(check) column of the result rows.
+            type: str
+            required: true
+          type:
+            description: What to compute.
+            type: str
+            choices: [gauge, ratio, quantile, rate, present, absent, query]
+            default: gauge
+          metric:
+            description:
+              - Sample name, as in PromQL (C(chat_execution_total), C(turn_latency_seconds)).
+              - For V(quantile) the histogram's name (with or without C(_bucket)); for V(ratio) the numerator.
+            type: str
+          labels:
+            description: Label values the series must have (equality matchers).
+            type: dict
+          denominator:
+            description: Denominator sample name of a V(ratio) rule.
+            type: str
+          denominator_labels:
+            description: Label matchers of the denominator; default the same as O(rules[].labels).
+            type: dict
+          by:
+            description:
+              - Labels to group by, as PromQL's C(sum by); one result per group, for example C([mode]).
+              - A V(ratio) group present in the denominator but not in the numerator counts 0 errors.
+            type: list
+            elements: str
+          quantile:
+            description: Quantile of a V(quantile) rule, between 0 and 1 (V(0.95) for p95).
+            type: float
+          query:
+            description: PromQL expression of a V(query) rule (only with O(prometheus_url)).
+            type: str
+          op:
+            description: Comparison that must hold, C(value op threshold).
+            type: str
+            choices: ['<', '<=', '>', '>=', '==', '!=']
+          threshold:
+            description: Threshold of the comparison.
+            type: float
+          severity:
+            description:
+              - V(critical) - a rule that does not hold is V(failed) and fails the task.
+              - V(warning) - it is reported with status V(warning) and does not fail the task.
+            type: str
+            choices: [critical, warning]
+            default: critical
+          no_data:
+            description:
+              - Status when the value cannot be computed (no series, denominator 0, no
+                observations, a rate without two scrapes).
+            type: str
+            choices: [ok, no_data, warning, failed]
+            default: no_data
   text:
     description:
       - Prometheus exposition text to evaluate instead of scraping O(url) (tests, or text fetched otherwise).

@@ -24,7 +24,7 @@ def _bicep_skips(path):
         for line in lines[start - 1:end]:
             text = line.strip()
             if text.startswith(MARKER):
-                check, _sep, reason = text[len(MARKER):].partition(":")
+                check, dummy, reason = text[len(MARKER):].partition(":")
                 skips[(res["type"], check.strip())] = reason.strip()
     return skips
 
@@ -34,7 +34,7 @@ def _arm_skips(template):
     for res in template["resources"]:
         for item in res.get("metadata", {}).get("checkov", []):
             assert item.startswith("checkov:skip="), item
-            check, _sep, reason = item[len("checkov:skip="):].partition(":")
+            check, dummy, reason = item[len("checkov:skip="):].partition(":")
             skips[(res["type"], check.strip())] = reason.strip()
     return skips
 

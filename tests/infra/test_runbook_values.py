@@ -25,7 +25,7 @@ def deployed(main_arm):
 
 
 def _one(deployed, rtype):
-    found = [r for (t, _name), r in deployed.items() if t == rtype]
+    found = [r for (t, dummy), r in deployed.items() if t == rtype]
     assert len(found) == 1, (rtype, found)
     return found[0]
 

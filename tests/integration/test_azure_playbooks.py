@@ -15,13 +15,11 @@ run changes nothing" are proven.
 These tests need no container; they are in the integration stage because
 each runs real playbooks (about 20 s each).
 """
-import json
 import os
 import re
 import ssl
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 
@@ -80,7 +78,7 @@ def run(azure, playbook, *extra, check=False, env=None):
            os.path.join("playbooks", playbook)] + list(extra)
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, cwd=ROOT, env=env or azure["env"], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env or azure["env"], capture_output=True, text=True, timeout=900, check=False)
     out = proc.stdout + proc.stderr
     OUTPUTS.append(out)
     m = re.search(r"^%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(HOST), out, re.M)

@@ -95,8 +95,8 @@ def test_whatif_summary_nochange_and_ignore_change_nothing():
 
 
 def test_whatif_summary_unsupported_counts_as_change():
-    _, counts, would = arm.whatif_summary({"changes": [{"change_type": "Unsupported", "resource_id": SUB + "X/y/z",
-                                                        "unsupported_reason": "nested template"}]})
+    dummy, counts, would = arm.whatif_summary({"changes": [{"change_type": "Unsupported", "resource_id": SUB + "X/y/z",
+                                                            "unsupported_reason": "nested template"}]})
     assert would is True and counts["Unsupported"] == 1
 
 
@@ -229,7 +229,7 @@ def test_whatif_change_reported_changed_only_in_check_mode(check_mode):
     res, rm = _run_whatif(rm, check_mode)
     assert res["would_change"] is True and res["counts"]["Modify"] == 1
     assert res["changed"] is check_mode
-    (_, rg, name, body), = rm.deployments.calls
+    (dummy, rg, name, body), = rm.deployments.calls
     assert (rg, name) == (RG, "agent-framework")
     assert body["properties"]["mode"] == "Incremental"
     assert body["properties"]["parameters"] == {"environment": {"value": "prd"}, "location": {"value": "japaneast"}}
@@ -237,7 +237,7 @@ def test_whatif_change_reported_changed_only_in_check_mode(check_mode):
 
 def test_whatif_unchanged():
     rm = FakeRM(result=Model({"changes": [{"change_type": "NoChange", "resource_id": SUB + "Microsoft.Web/sites/api"}]}))
-    res, _ = _run_whatif(rm, True)
+    res, dummy = _run_whatif(rm, True)
     assert res["would_change"] is False and res["changed"] is False and res["lines"] == []
 
 
